@@ -1,0 +1,1 @@
+"""Contracts, schema drift, the gate, approvals and signatures."""

@@ -1,0 +1,156 @@
+"""Turn pydantic validation errors into 'file:line: field: what is wrong; how to fix' lines."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from barecount.manifest.models import KPI_PATTERN, NAME_PATTERN, RUN_PATTERN
+from barecount.manifest.suggest import did_you_mean
+from barecount.manifest.yamlsource import Document, Path_
+
+PATTERN_HELP = {
+    NAME_PATTERN: "use lower-case letters, digits and dashes, starting with a letter "
+    "(e.g. 'finance-kpi')",
+    KPI_PATTERN: "use lower-case letters, digits and underscores, starting with a letter "
+    "(e.g. 'revenue_daily')",
+    RUN_PATTERN: "use 'package.module:function' (e.g. 'barecount.examples.finance:ingest_invoices')",
+}
+
+
+def render_path(path: Path_) -> str:
+    out = ""
+    for item in path:
+        out += f"[{item}]" if isinstance(item, int) else (f".{item}" if out else str(item))
+    return out or "(document)"
+
+
+def problems_from_validation(doc: Document, exc: ValidationError, model: type) -> list[str]:
+    """One message per pydantic error, pointing at the line of the offending field."""
+    problems = []
+    errors = exc.errors(include_url=False)
+    failing = [e["loc"] for e in errors]
+    for err in errors:
+        if err["type"] == "too_short" and any(
+            loc[: len(err["loc"])] == err["loc"] and loc != err["loc"] for loc in failing
+        ):
+            continue  # a list whose items failed also reports itself as too short: noise
+        path = _data_path(err["loc"], doc.data)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            parent, key = path[:-1], path[-1]
+            allowed = _fields_at(model, parent, doc.data)
+            hint = did_you_mean(str(key), allowed)
+            allowed_text = f"; allowed: {', '.join(allowed)}" if allowed else ""
+            where, text = parent, f"unknown field {key!r}{hint}{allowed_text}"
+            line = doc.line_of(path)
+        elif kind == "missing":
+            parent, key = path[:-1], path[-1]
+            description = _description_at(model, parent, doc.data, key)
+            where, text = parent, f"missing required field {key!r}" + (
+                f" ({description})" if description else ""
+            )
+            line = doc.line_of(parent)
+        else:
+            where, text = path, _plain_message(err)
+            line = doc.line_of(path)
+        problems.append(f"{doc.file}:{line}: {render_path(where)}: {text}")
+    return problems
+
+
+def _plain_message(err: dict[str, Any]) -> str:
+    msg: str = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix) :]
+    value = err.get("input")
+    if err["type"] == "string_pattern_mismatch":
+        rule = PATTERN_HELP.get(err["ctx"]["pattern"], f"it must match {err['ctx']['pattern']}")
+        return f"{value!r} is not valid: {rule}"
+    if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        tags = err.get("ctx", {}).get("expected_tags") or "source-updated, contract-approved, " \
+            "pipeline-published"
+        got = err.get("ctx", {}).get("tag")
+        head = f"unknown trigger {got!r}" if got else f"trigger has no {err['ctx']['discriminator']}"
+        return f"{head}; use one of {tags.replace(chr(39), '')}"
+    if msg.startswith("Input should be"):
+        msg = "should be" + msg[len("Input should be") :]
+        if not isinstance(value, dict | list):
+            msg = f"got {value!r}; {msg}"
+    return msg
+
+
+def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:
+    """pydantic's loc minus the union tags it inserts, so it indexes the YAML data."""
+    path: list[str | int] = []
+    node = data
+    for i, item in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, dict):
+            if item in node:
+                node = node[item]
+            elif not last:
+                continue  # a union tag or validator name, not a key of the data
+            path.append(item)
+        elif isinstance(node, list) and isinstance(item, int) and item < len(node):
+            node = node[item]
+            path.append(item)
+        elif not last and isinstance(item, str):
+            continue
+        else:
+            path.append(item)
+    return tuple(path)
+
+
+def _model_at(model: Any, path: Path_, data: Any) -> Any:
+    node = data
+    for item in path:
+        model = _unwrap(model, node)
+        if isinstance(model, type) and issubclass(model, BaseModel) and isinstance(item, str):
+            field = model.model_fields.get(item)
+            if field is None:
+                return None
+            model = field.annotation
+        elif isinstance(item, int):
+            args = typing.get_args(model)
+            model = args[0] if args else None
+        else:
+            return None
+        node = node.get(item) if isinstance(node, dict) else (
+            node[item] if isinstance(node, list) and isinstance(item, int) else None
+        )
+    return _unwrap(model, node)
+
+
+def _unwrap(model: Any, node: Any) -> Any:
+    """Pick the model arm of Optional/Annotated/discriminated unions that fits ``node``."""
+    while typing.get_origin(model) is typing.Annotated:
+        model = typing.get_args(model)[0]
+    if typing.get_origin(model) in (typing.Union, types.UnionType):
+        arms = [a for a in typing.get_args(model) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if isinstance(node, dict) and len(arms) > 1:
+            for arm in arms:
+                for name, field in arm.model_fields.items():
+                    if typing.get_origin(field.annotation) is typing.Literal and node.get(
+                        name
+                    ) in typing.get_args(field.annotation) and name not in ("apiVersion", "kind"):
+                        return arm
+        return arms[0] if len(arms) == 1 else model
+    return model
+
+
+def _fields_at(model: type, path: Path_, data: Any) -> list[str]:
+    found = _model_at(model, path, data)
+    if isinstance(found, type) and issubclass(found, BaseModel):
+        return list(found.model_fields)
+    return []
+
+
+def _description_at(model: type, path: Path_, data: Any, key: Any) -> str | None:
+    found = _model_at(model, path, data)
+    if isinstance(found, type) and issubclass(found, BaseModel) and key in found.model_fields:
+        return found.model_fields[key].description
+    return None

@@ -1,0 +1,83 @@
+"""A loaded set of manifests: pipelines, teams and contracts, with where each came from."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from open_data_contract_standard.model import OpenDataContractStandard
+
+from barecount.errors import UnknownPipelineError
+from barecount.manifest.models import Pipeline, Team
+from barecount.manifest.suggest import did_you_mean
+from barecount.manifest.yamlsource import Document
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A validated manifest and the YAML document it came from."""
+
+    model: Any
+    document: Document
+
+    @property
+    def file(self) -> Path:
+        return self.document.file
+
+    def where(self, *path: str | int) -> str:
+        """'file:line' of a path inside the document."""
+        return f"{self.document.file}:{self.document.line_of(path)}"
+
+
+@dataclass
+class ManifestSet:
+    """Everything under a manifests folder, by kind and name."""
+
+    root: Path
+    pipelines: dict[str, Loaded] = field(default_factory=dict)
+    teams: dict[str, Loaded] = field(default_factory=dict)
+    contracts: dict[str, Loaded] = field(default_factory=dict)
+
+    def pipeline(self, name: str) -> Pipeline:
+        """The pipeline called ``name``, or a clear error listing the known ones."""
+        loaded = self.pipelines.get(name)
+        if loaded is None:
+            known = ", ".join(sorted(self.pipelines)) or "none"
+            raise UnknownPipelineError(
+                f"unknown pipeline {name!r}{did_you_mean(name, self.pipelines)}; "
+                f"pipelines in {self.root}: {known}"
+            )
+        return loaded.model
+
+    def team(self, name: str) -> Team:
+        return self.teams[name].model
+
+    def contract(self, name: str) -> OpenDataContractStandard:
+        return self.contracts[name].model
+
+    def owning_team(self, pipeline: Pipeline) -> Team | None:
+        name = pipeline.spec.alerts.team or pipeline.metadata.owner
+        loaded = self.teams.get(name) if name else None
+        return loaded.model if loaded else None
+
+    def digest(self, name: str) -> str:
+        """Digest of a pipeline manifest and the contracts its stages name.
+
+        Part of the run token: changing what a pipeline does, or a contract it is
+        checked against, gives new runs a new token.
+        """
+        pipeline = self.pipeline(name)
+        contracts = sorted({s.contract for s in pipeline.spec.stages if s.contract})
+        payload = {
+            "pipeline": pipeline.model_dump(mode="json"),
+            "contracts": {
+                c: self.contract(c).model_dump(mode="json", exclude_none=True, by_alias=True)
+                for c in contracts
+                if c in self.contracts
+            },
+        }
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

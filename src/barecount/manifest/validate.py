@@ -1,0 +1,167 @@
+"""Checks across manifests: references, cycles, stage code that must import."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from barecount.manifest.graph import find_cycle, pipeline_upstreams, stage_needs
+from barecount.manifest.models import ContractApproved, Pipeline, PipelinePublished
+from barecount.manifest.project import Loaded, ManifestSet
+from barecount.manifest.suggest import did_you_mean
+
+CONTRACT_AUTO_APPROVE = ("none", "non-breaking")
+
+
+def cross_check(found: ManifestSet, *, check_imports: bool = True) -> list[str]:
+    """Every cross-reference problem in a set of individually valid manifests."""
+    problems: list[str] = []
+    for loaded in found.pipelines.values():
+        problems += _check_pipeline(loaded, found, check_imports)
+    for loaded in found.contracts.values():
+        problems += _check_contract(loaded, found)
+    problems += _check_pipeline_cycles(found)
+    return problems
+
+
+def _check_pipeline(loaded: Loaded, found: ManifestSet, check_imports: bool) -> list[str]:
+    pipeline: Pipeline = loaded.model
+    problems: list[str] = []
+    meta = pipeline.metadata
+    if meta.owner is not None and meta.owner not in found.teams:
+        problems.append(
+            f"{loaded.where('metadata', 'owner')}: owner {meta.owner!r} is not a team"
+            f"{did_you_mean(meta.owner, found.teams)}; add manifests/teams/{meta.owner}.yaml "
+            "or name an existing team"
+        )
+    team = pipeline.spec.alerts.team
+    if team is not None and team not in found.teams:
+        problems.append(
+            f"{loaded.where('spec', 'alerts', 'team')}: alerts team {team!r} is not a team"
+            f"{did_you_mean(team, found.teams)}; name an existing team"
+        )
+
+    first_line: dict[str, int] = {}
+    for i, stage in enumerate(pipeline.spec.stages):
+        at = ("spec", "stages", i)
+        if stage.name in first_line:
+            problems.append(
+                f"{loaded.where(*at, 'name')}: duplicate stage {stage.name!r} (first on line "
+                f"{first_line[stage.name]}); stage names must be unique in a pipeline"
+            )
+            continue
+        first_line[stage.name] = loaded.document.line_of((*at, "name"))
+    names = [s.name for s in pipeline.spec.stages]
+    for i, stage in enumerate(pipeline.spec.stages):
+        at = ("spec", "stages", i)
+        for j, need in enumerate(stage.needs):
+            if need not in names:
+                problems.append(
+                    f"{loaded.where(*at, 'needs', j)}: stage {stage.name!r} needs unknown stage "
+                    f"{need!r}{did_you_mean(need, names)}"
+                )
+        if stage.contract is not None and stage.contract not in found.contracts:
+            problems.append(
+                f"{loaded.where(*at, 'contract')}: stage {stage.name!r} names unknown contract "
+                f"{stage.contract!r}{did_you_mean(stage.contract, found.contracts)}; add "
+                f"manifests/contracts/{stage.contract}.yaml or name an existing contract"
+            )
+        if check_imports:
+            problem = check_run_target(stage.run)
+            if problem:
+                problems.append(f"{loaded.where(*at, 'run')}: stage {stage.name!r}: {problem}")
+
+    cycle = find_cycle(names, stage_needs(pipeline))
+    if cycle:
+        index = names.index(cycle[0])
+        problems.append(
+            f"{loaded.where('spec', 'stages', index, 'needs')}: stages form a cycle: "
+            f"{' -> '.join(cycle)}; remove one of these needs"
+        )
+
+    for i, trigger in enumerate(pipeline.spec.triggers):
+        at = ("spec", "triggers", i)
+        if isinstance(trigger, PipelinePublished):
+            if trigger.pipeline == pipeline.name:
+                problems.append(
+                    f"{loaded.where(*at, 'pipeline')}: pipeline {pipeline.name!r} triggers on its "
+                    "own publication, which would start it again forever; remove this trigger"
+                )
+            elif trigger.pipeline not in found.pipelines:
+                problems.append(
+                    f"{loaded.where(*at, 'pipeline')}: trigger names unknown pipeline "
+                    f"{trigger.pipeline!r}{did_you_mean(trigger.pipeline, found.pipelines)}"
+                )
+        elif isinstance(trigger, ContractApproved) and trigger.contract not in found.contracts:
+            problems.append(
+                f"{loaded.where(*at, 'contract')}: trigger names unknown contract "
+                f"{trigger.contract!r}{did_you_mean(trigger.contract, found.contracts)}"
+            )
+    return problems
+
+
+def check_run_target(run: str) -> str | None:
+    """Why ``run`` ('module:function') cannot be called, or None when it can."""
+    module_name, _, attr = run.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # any import-time failure of user code is a manifest problem
+        return (
+            f"run {run!r}: cannot import module {module_name!r} "
+            f"({type(exc).__name__}: {exc}); check the module path and that it is installed"
+        )
+    target: Any = getattr(module, attr, None)
+    if target is None:
+        public = [n for n in dir(module) if not n.startswith("_")]
+        return f"run {run!r}: module {module_name!r} has no {attr!r}{did_you_mean(attr, public)}"
+    if not callable(target):
+        return f"run {run!r}: {attr!r} is a {type(target).__name__}, not a function"
+    return None
+
+
+def contract_setting(contract: Any, key: str) -> Any:
+    """A BareCount setting kept in an ODCS contract's customProperties ('barecount.<key>')."""
+    for prop in contract.customProperties or ():
+        if prop.property == f"barecount.{key}":
+            return prop.value
+    return None
+
+
+def _check_contract(loaded: Loaded, found: ManifestSet) -> list[str]:
+    contract = loaded.model
+    problems = []
+    owner = contract_setting(contract, "owner")
+    if owner is not None and owner not in found.teams:
+        problems.append(
+            f"{loaded.where('customProperties')}: contract {contract.name!r} owner {owner!r} "
+            f"is not a team{did_you_mean(str(owner), found.teams)}"
+        )
+    auto = contract_setting(contract, "autoApprove")
+    if auto is not None and auto not in CONTRACT_AUTO_APPROVE:
+        problems.append(
+            f"{loaded.where('customProperties')}: contract {contract.name!r} "
+            f"barecount.autoApprove is {auto!r}; use one of {', '.join(CONTRACT_AUTO_APPROVE)}"
+        )
+    return problems
+
+
+def _check_pipeline_cycles(found: ManifestSet) -> list[str]:
+    pipelines = [loaded.model for loaded in found.pipelines.values()]
+    upstreams = {
+        name: tuple(u for u in ups if u in found.pipelines and u != name)
+        for name, ups in pipeline_upstreams(pipelines).items()
+    }
+    cycle = find_cycle(sorted(upstreams), upstreams)
+    if not cycle:
+        return []
+    loaded = found.pipelines[cycle[1]]
+    index = next(
+        i
+        for i, t in enumerate(loaded.model.spec.triggers)
+        if isinstance(t, PipelinePublished) and t.pipeline == cycle[0]
+    )
+    return [
+        f"{loaded.where('spec', 'triggers', index)}: pipelines trigger each other in a cycle: "
+        f"{' -> '.join(cycle)}; each publication would start the next forever, so remove one "
+        "pipeline-published trigger"
+    ]

@@ -1,0 +1,1 @@
+"""The governed flow, stage tasks, run tokens and partitions."""
