@@ -1,0 +1,1 @@
+"""The barecount command line (a leaf: nothing imports it)."""

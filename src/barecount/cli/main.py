@@ -1,0 +1,55 @@
+"""Entry point of the ``barecount`` command: subcommands and the one place errors are caught."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from barecount.cli import manifests as manifests_cmds
+from barecount.cli import run as run_cmds
+from barecount.cli import server as server_cmds
+from barecount.cli.output import fail
+from barecount.errors import BareCountError
+
+app = typer.Typer(
+    name="barecount",
+    help="Governed orchestration of BareCount pipelines on Prefect 3.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+manifests_cmds.register(app)
+run_cmds.register(app)
+app.add_typer(server_cmds.app, name="server")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; bad input ends in one clear message and a non-zero exit, never a traceback."""
+    try:
+        result = app(args=argv, prog_name="barecount", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        fail("aborted")
+        return 130
+    except KeyboardInterrupt:
+        fail("interrupted")
+        return 130
+    except BareCountError as exc:
+        fail(str(exc))
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
+
+
+def entrypoint() -> None:
+    """Console script ``barecount``."""
+    sys.exit(main(sys.argv[1:]))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entrypoint()

@@ -1,0 +1,77 @@
+"""barecount run: one pipeline partition, in this process, recorded on the Prefect server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from barecount.cli.output import out, print_json
+from barecount.errors import BareCountError
+from barecount.settings import get_settings
+
+
+def run(
+    pipeline: str = typer.Argument(..., help="Pipeline name."),
+    partition: str | None = typer.Option(
+        None, "--partition", "-p", help="Partition key, e.g. 2026-11-26 (default: current)."
+    ),
+    token: str | None = typer.Option(None, "--token", help="Run under this run token (replay)."),
+    manifests: Path | None = typer.Option(None, "--manifests", "-m", help="Manifests folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
+) -> None:
+    """Run PIPELINE for one partition and print its KPIs and the Prefect UI link."""
+    from barecount.manifest import load_manifests
+    from barecount.runtime.partitions import parse_partition
+    from barecount.runtime.tokens import check_token
+
+    settings = get_settings()
+    folder = manifests or settings.manifests
+    spec = load_manifests(folder).pipeline(pipeline)  # bad input fails here, before Prefect
+    if partition is not None:
+        partition = parse_partition(partition, spec.spec.partition).key
+    if token is not None:
+        check_token(token)
+
+    from barecount.runtime.server import resolve_api_url, ui_url, use_api
+
+    api = resolve_api_url(settings)
+    with use_api(api):
+        from barecount.runtime.flow import governed_pipeline
+
+        state = governed_pipeline(
+            pipeline=pipeline,
+            partition=partition,
+            run_token=token,
+            manifests=str(folder.absolute()),
+            trigger="cli",
+            return_state=True,
+        )
+    run_url = f"{ui_url(api)}/runs/flow-run/{state.state_details.flow_run_id}"
+    if not state.is_completed():
+        error = state.result(raise_on_failure=False)
+        message = str(error) if isinstance(error, BaseException) else (state.message or state.name)
+        raise BareCountError(f"{message}\nPrefect run: {run_url}")
+    summary = state.result()
+    summary["prefect_run_url"] = run_url
+    if as_json:
+        print_json(summary)
+        return
+    _print_summary(summary)
+
+
+def _print_summary(summary: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{summary['pipeline']} {summary['partition']}", title_justify="left")
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    for name, value in summary["kpis"].items():
+        table.add_row(name, "—" if value is None else f"{value:,.4f}".rstrip("0").rstrip("."))
+    out.print(table)
+    out.print(f"run token:   {summary['token']}")
+    out.print(f"Prefect run: {summary['prefect_run_url']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)

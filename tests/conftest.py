@@ -1,0 +1,84 @@
+"""Shared fixtures: one real Prefect server per test session, isolated BareCount homes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED_MANIFESTS = REPO / "manifests"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before anything imports Prefect: every test process talks to its own server
+    # on a free port and keeps all state in a temporary folder.
+    session_home = Path(tempfile.mkdtemp(prefix="barecount-tests-"))
+    port = _free_port()
+    os.environ.update(
+        BARECOUNT_HOME=str(session_home / "home"),
+        BARECOUNT_SERVER_PORT=str(port),
+        PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
+        PREFECT_HOME=str(session_home / "prefect-client"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PREFECT_RESULTS_PERSIST_BY_DEFAULT="false",
+    )
+    os.environ.pop("BARECOUNT_PREFECT_API_URL", None)
+    config._barecount_session_home = session_home  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = getattr(config, "_barecount_session_home", None)
+    if home is not None:
+        from barecount.runtime.server import stop_local_server
+        from barecount.settings import get_settings
+
+        get_settings.cache_clear()
+        stop_local_server()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """The session's real Prefect server (started on first use, SQLite, own home)."""
+    from barecount.runtime.server import start_local_server
+    from barecount.settings import get_settings
+
+    get_settings.cache_clear()
+    url = start_local_server(get_settings())
+    assert url == os.environ["PREFECT_API_URL"]
+    yield url
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh warehouse, ledger and landing folder for one test; the server is shared."""
+    from barecount.settings import get_settings
+
+    state = tmp_path / "state"
+    monkeypatch.setenv("BARECOUNT_WAREHOUSE", str(state / "warehouse.db"))
+    monkeypatch.setenv("BARECOUNT_LANDING", str(state / "landing"))
+    monkeypatch.setenv("BARECOUNT_LEDGER_URL", f"sqlite:///{state / 'ledger.db'}")
+    get_settings.cache_clear()
+    yield state
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def manifests(tmp_path: Path) -> Path:
+    """A writable copy of the shipped manifests."""
+    target = tmp_path / "manifests"
+    shutil.copytree(SHIPPED_MANIFESTS, target)
+    return target
