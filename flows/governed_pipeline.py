@@ -1,4 +1,4 @@
-"""Prefect entrypoint of every BareCount deployment: flows/governed_pipeline.py:governed_pipeline."""
+"""Prefect entrypoint of every BareCount deployment (see deployments/prefect.yaml)."""
 
 from barecount.runtime.flow import governed_pipeline
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent / "support"))  # test stage code: bc_test_stages
 SHIPPED_MANIFESTS = REPO / "manifests"
 
 
@@ -45,6 +47,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         from barecount.runtime.server import stop_local_server
         from barecount.settings import get_settings
 
+        if "prefect" in sys.modules:  # send buffered run logs before the server goes away
+            from prefect.logging.handlers import APILogHandler
+
+            APILogHandler.flush()
         get_settings.cache_clear()
         stop_local_server()
         shutil.rmtree(home, ignore_errors=True)

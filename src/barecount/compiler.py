@@ -61,8 +61,10 @@ def compile_pipeline(pipeline: Pipeline) -> dict[str, Any]:
 def compile_trigger(pipeline: Pipeline, trigger: Any) -> dict[str, Any]:
     """A Prefect deployment event trigger; the event's partition becomes the run's."""
     if isinstance(trigger, SourceUpdated):
-        event, resource, what = events.SOURCE_UPDATED, events.source_resource(trigger.source), (
-            trigger.source
+        event, resource, what = (
+            events.SOURCE_UPDATED,
+            events.source_resource(trigger.source),
+            (trigger.source),
         )
     elif isinstance(trigger, ContractApproved):
         event, resource, what = (
@@ -112,7 +114,11 @@ def render_prefect_yaml(deployments: list[dict[str, Any]]) -> str:
         "deployments": deployments,
     }
     body = yaml.dump(
-        document, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+        document,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
         width=100,
     )
     return HEADER + body

@@ -99,7 +99,8 @@ def test_cycle_is_named(tmp_path: Path) -> None:
     root = write_project(tmp_path, orders={})
     path = root / "pipelines" / "orders.yaml"
     text = path.read_text().replace(
-        'name: clean, kind: transform, needs: [ingest]', "name: clean, kind: transform, needs: [kpis]"
+        "name: clean, kind: transform, needs: [ingest]",
+        "name: clean, kind: transform, needs: [kpis]",
     )
     path.write_text(text)
     assert problems(root) == [
@@ -229,9 +230,7 @@ def test_unknown_pipeline_in_trigger(tmp_path: Path) -> None:
     root = write_project(
         tmp_path, orders={"triggers": "[{on: pipeline-published, pipeline: billing}]"}
     )
-    assert problems(root) == [
-        "pipelines/orders.yaml:6: trigger names unknown pipeline 'billing'"
-    ]
+    assert problems(root) == ["pipelines/orders.yaml:6: trigger names unknown pipeline 'billing'"]
 
 
 def test_unknown_contract_in_trigger(tmp_path: Path) -> None:
@@ -244,7 +243,9 @@ def test_unknown_contract_in_trigger(tmp_path: Path) -> None:
 
 
 def test_self_trigger(tmp_path: Path) -> None:
-    root = write_project(tmp_path, orders={"triggers": "[{on: pipeline-published, pipeline: orders}]"})
+    root = write_project(
+        tmp_path, orders={"triggers": "[{on: pipeline-published, pipeline: orders}]"}
+    )
     assert problems(root) == [
         "pipelines/orders.yaml:6: pipeline 'orders' triggers on its own publication, which would "
         "start it again forever; remove this trigger"
@@ -347,7 +348,9 @@ def test_missing_folder(tmp_path: Path) -> None:
 def test_several_documents_per_file(tmp_path: Path) -> None:
     root = write_project(tmp_path, orders={})
     team = (root / "teams" / "data-team.yaml").read_text()
-    (root / "teams" / "data-team.yaml").write_text(team + "---\n" + team.replace("data-team", "ops"))
+    (root / "teams" / "data-team.yaml").write_text(
+        team + "---\n" + team.replace("data-team", "ops")
+    )
     assert sorted(load_manifests(root).teams) == ["data-team", "ops"]
 
 

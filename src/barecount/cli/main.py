@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
+from typer._click import exceptions as click_exceptions  # typer vendors click
 
 from barecount.cli import manifests as manifests_cmds
 from barecount.cli import run as run_cmds
@@ -29,12 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; bad input ends in one clear message and a non-zero exit, never a traceback."""
     try:
         result = app(args=argv, prog_name="barecount", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
+    except click_exceptions.ClickException as exc:  # usage errors: click's own message
         exc.show()
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         fail("aborted")
         return 130
     except KeyboardInterrupt:

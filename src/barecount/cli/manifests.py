@@ -51,7 +51,9 @@ def graph(
     from barecount.manifest.graph import render_pipeline, render_pipelines
 
     if fmt not in ("text", "mermaid", "dot"):
-        raise typer.BadParameter(f"unknown format {fmt!r}; use text, mermaid or dot", param_hint="--format")
+        raise typer.BadParameter(
+            f"unknown format {fmt!r}; use text, mermaid or dot", param_hint="--format"
+        )
     if all_ == (pipeline is not None):
         raise BareCountError("name one pipeline, or pass --all for the cross-pipeline graph")
     found = _manifests(manifests)

@@ -31,9 +31,7 @@ class ExtractedSchema(BaseModel):
     @property
     def fingerprint(self) -> str:
         """sha256 over the canonical JSON of the columns; order-insensitive."""
-        canonical = sorted(
-            (c.name, c.logical_type, c.required) for c in self.columns
-        )
+        canonical = sorted((c.name, c.logical_type, c.required) for c in self.columns)
         payload = json.dumps({"object": self.object, "columns": canonical}, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
 

@@ -17,7 +17,8 @@ PATTERN_HELP = {
     "(e.g. 'finance-kpi')",
     KPI_PATTERN: "use lower-case letters, digits and underscores, starting with a letter "
     "(e.g. 'revenue_daily')",
-    RUN_PATTERN: "use 'package.module:function' (e.g. 'barecount.examples.finance:ingest_invoices')",
+    RUN_PATTERN: "use 'package.module:function' "
+    "(e.g. 'barecount.examples.finance:ingest_invoices')",
 }
 
 
@@ -50,8 +51,9 @@ def problems_from_validation(doc: Document, exc: ValidationError, model: type) -
         elif kind == "missing":
             parent, key = path[:-1], path[-1]
             description = _description_at(model, parent, doc.data, key)
-            where, text = parent, f"missing required field {key!r}" + (
-                f" ({description})" if description else ""
+            where, text = (
+                parent,
+                f"missing required field {key!r}" + (f" ({description})" if description else ""),
             )
             line = doc.line_of(parent)
         else:
@@ -71,10 +73,14 @@ def _plain_message(err: dict[str, Any]) -> str:
         rule = PATTERN_HELP.get(err["ctx"]["pattern"], f"it must match {err['ctx']['pattern']}")
         return f"{value!r} is not valid: {rule}"
     if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
-        tags = err.get("ctx", {}).get("expected_tags") or "source-updated, contract-approved, " \
-            "pipeline-published"
+        tags = (
+            err.get("ctx", {}).get("expected_tags")
+            or "source-updated, contract-approved, pipeline-published"
+        )
         got = err.get("ctx", {}).get("tag")
-        head = f"unknown trigger {got!r}" if got else f"trigger has no {err['ctx']['discriminator']}"
+        head = (
+            f"unknown trigger {got!r}" if got else f"trigger has no {err['ctx']['discriminator']}"
+        )
         return f"{head}; use one of {tags.replace(chr(39), '')}"
     if msg.startswith("Input should be"):
         msg = "should be" + msg[len("Input should be") :]
@@ -119,8 +125,10 @@ def _model_at(model: Any, path: Path_, data: Any) -> Any:
             model = args[0] if args else None
         else:
             return None
-        node = node.get(item) if isinstance(node, dict) else (
-            node[item] if isinstance(node, list) and isinstance(item, int) else None
+        node = (
+            node.get(item)
+            if isinstance(node, dict)
+            else (node[item] if isinstance(node, list) and isinstance(item, int) else None)
         )
     return _unwrap(model, node)
 
@@ -130,13 +138,17 @@ def _unwrap(model: Any, node: Any) -> Any:
     while typing.get_origin(model) is typing.Annotated:
         model = typing.get_args(model)[0]
     if typing.get_origin(model) in (typing.Union, types.UnionType):
-        arms = [a for a in typing.get_args(model) if isinstance(a, type) and issubclass(a, BaseModel)]
+        arms = [
+            a for a in typing.get_args(model) if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
         if isinstance(node, dict) and len(arms) > 1:
             for arm in arms:
                 for name, field in arm.model_fields.items():
-                    if typing.get_origin(field.annotation) is typing.Literal and node.get(
-                        name
-                    ) in typing.get_args(field.annotation) and name not in ("apiVersion", "kind"):
+                    if (
+                        typing.get_origin(field.annotation) is typing.Literal
+                        and node.get(name) in typing.get_args(field.annotation)
+                        and name not in ("apiVersion", "kind")
+                    ):
                         return arm
         return arms[0] if len(arms) == 1 else model
     return model

@@ -87,7 +87,9 @@ def render_pipelines(pipelines: Sequence[Pipeline], fmt: str) -> str:
     nodes = [(p.name, p.name) for p in pipelines]
     known = {p.name for p in pipelines}
     upstreams = {k: tuple(u for u in v if u in known) for k, v in upstreams.items()}
-    return _render("pipelines", nodes, upstreams, fmt, layers([p.name for p in pipelines], upstreams))
+    return _render(
+        "pipelines", nodes, upstreams, fmt, layers([p.name for p in pipelines], upstreams)
+    )
 
 
 def _render(

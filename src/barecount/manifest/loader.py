@@ -32,8 +32,10 @@ def load_manifests(root: Path | str, *, check_imports: bool = True) -> ManifestS
     root = Path(root)
     if not root.is_dir():
         raise ManifestError(
-            [f"{root}: no such manifests folder; pass the folder holding pipelines/, teams/ "
-             "and contracts/ (or set BARECOUNT_MANIFESTS)"]
+            [
+                f"{root}: no such manifests folder; pass the folder holding pipelines/, teams/ "
+                "and contracts/ (or set BARECOUNT_MANIFESTS)"
+            ]
         )
     found = ManifestSet(root=root)
     problems: list[str] = []
@@ -58,13 +60,17 @@ def load_manifests(root: Path | str, *, check_imports: bool = True) -> ManifestS
 def _load_document(doc: Document, found: ManifestSet) -> list[str]:
     data = doc.data
     if not isinstance(data, dict):
-        return [f"{doc.file}:{doc.line_of(())}: a manifest must be a mapping with "
-                "apiVersion, kind, metadata and spec"]
+        return [
+            f"{doc.file}:{doc.line_of(())}: a manifest must be a mapping with "
+            "apiVersion, kind, metadata and spec"
+        ]
     kind = data.get("kind")
     if kind not in KINDS:
         shown = "no kind" if kind is None else f"unknown kind {kind!r}{did_you_mean(kind, KINDS)}"
-        return [f"{doc.file}:{doc.line_of(('kind',))}: {shown}; expected one of "
-                f"{', '.join(KINDS)} (with apiVersion {API_VERSION}, or v3.x for contracts)"]
+        return [
+            f"{doc.file}:{doc.line_of(('kind',))}: {shown}; expected one of "
+            f"{', '.join(KINDS)} (with apiVersion {API_VERSION}, or v3.x for contracts)"
+        ]
     model_type = KINDS[kind]
     try:
         model = model_type.model_validate(data)
@@ -76,13 +82,17 @@ def _load_document(doc: Document, found: ManifestSet) -> list[str]:
     return _add(registry, kind.lower(), model.name, Loaded(model, doc), ("metadata", "name"))
 
 
-def _add_contract(doc: Document, contract: OpenDataContractStandard, found: ManifestSet) -> list[str]:
+def _add_contract(
+    doc: Document, contract: OpenDataContractStandard, found: ManifestSet
+) -> list[str]:
     where = f"{doc.file}:{doc.line_of(('name',))}"
     if not contract.name:
         return [f"{where}: contract has no 'name'; pipelines refer to contracts by name"]
     if not (contract.apiVersion or "").startswith("v3"):
-        return [f"{where}: contract {contract.name!r} has apiVersion {contract.apiVersion!r}; "
-                "BareCount reads Open Data Contract Standard v3 (e.g. 'v3.0.2')"]
+        return [
+            f"{where}: contract {contract.name!r} has apiVersion {contract.apiVersion!r}; "
+            "BareCount reads Open Data Contract Standard v3 (e.g. 'v3.0.2')"
+        ]
     if not contract.version:
         return [f"{where}: contract {contract.name!r} has no 'version'; add e.g. version: 1.0.0"]
     if not contract.schema_:
@@ -93,7 +103,9 @@ def _add_contract(doc: Document, contract: OpenDataContractStandard, found: Mani
 def _add(registry: dict[str, Loaded], kind: str, name: str, loaded: Loaded, path) -> list[str]:
     if name in registry:
         first = registry[name]
-        return [f"{loaded.where(*path)}: duplicate {kind} {name!r} (first in {first.where(*path)});"
-                f" {kind} names must be unique"]
+        return [
+            f"{loaded.where(*path)}: duplicate {kind} {name!r} (first in {first.where(*path)});"
+            f" {kind} names must be unique"
+        ]
     registry[name] = loaded
     return []

@@ -43,7 +43,9 @@ def _check_cron(value: str) -> str:
     try:
         CronSim(value, _EPOCH)
     except CronSimError as exc:
-        raise ValueError(f"invalid cron {value!r}: {exc}; e.g. '0 0 * * *' for daily at midnight")
+        raise ValueError(
+            f"invalid cron {value!r}: {exc}; e.g. '0 0 * * *' for daily at midnight"
+        ) from None
     return value
 
 
@@ -133,9 +135,7 @@ class PipelinePublished(Strict):
     pipeline: Name = Field(description="Upstream pipeline name.")
 
 
-Trigger = Annotated[
-    SourceUpdated | ContractApproved | PipelinePublished, Field(discriminator="on")
-]
+Trigger = Annotated[SourceUpdated | ContractApproved | PipelinePublished, Field(discriminator="on")]
 
 
 class Retries(Strict):
@@ -181,9 +181,7 @@ class StageSpec(Strict):
     contract: Name | None = Field(
         default=None, description="Data contract the stage's output is checked against."
     )
-    publishes: tuple[KpiName, ...] = Field(
-        default=(), description="KPIs a kpi stage publishes."
-    )
+    publishes: tuple[KpiName, ...] = Field(default=(), description="KPIs a kpi stage publishes.")
     retries: Retries | None = Field(default=None, description="Overrides the pipeline retries.")
     timeout_seconds: float | None = Field(
         default=None, gt=0, description="Attempt timeout; none by default."

@@ -8,7 +8,6 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.context import TaskRunContext
-from prefect.filesystems import LocalFileSystem
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run as current_flow_run
 from prefect.states import State
@@ -66,8 +65,12 @@ def run_stage(
     )
 
 
-def stage_task_options(pipeline: Pipeline, stage: StageSpec, storage: Any) -> dict[str, Any]:
-    """Prefect task options of a stage: retries and backoff from its manifest."""
+def stage_task_options(pipeline: Pipeline, stage: StageSpec) -> dict[str, Any]:
+    """Prefect task options of a stage: retries and backoff from its manifest.
+
+    Results go to Prefect's default result storage (PREFECT_HOME/storage, or the
+    block named by PREFECT_DEFAULT_RESULT_STORAGE_BLOCK when workers share one).
+    """
     retries: Retries = pipeline.retries_for(stage)
     return {
         "name": stage.name,
@@ -77,7 +80,6 @@ def stage_task_options(pipeline: Pipeline, stage: StageSpec, storage: Any) -> di
         "retry_jitter_factor": retries.jitter or None,
         "retry_condition_fn": _retry_transient_only,
         "timeout_seconds": stage.timeout_seconds,
-        "result_storage": storage,
     }
 
 
@@ -119,11 +121,15 @@ def governed_pipeline(
     spec = loaded.pipeline(pipeline)
     key = resolve_partition(spec, partition)
     versions = contract_versions(loaded, spec)
-    token = check_token(run_token) if run_token else compute_token(
-        pipeline=pipeline,
-        partition=key,
-        manifest_digest=loaded.digest(pipeline),
-        contract_versions=versions,
+    token = (
+        check_token(run_token)
+        if run_token
+        else compute_token(
+            pipeline=pipeline,
+            partition=key,
+            manifest_digest=loaded.digest(pipeline),
+            contract_versions=versions,
+        )
     )
     logger = get_run_logger()
     logger.info("pipeline %s partition %s token %s (trigger: %s)", pipeline, key, token, trigger)
@@ -151,7 +157,6 @@ def run_stages(
     spec: Pipeline, *, partition: str, token: str, settings: Any
 ) -> dict[str, StageResult]:
     """Submit each stage once everything it needs has finished; independent ones run together."""
-    storage = LocalFileSystem(basepath=str(settings.home / "results"))
     stages = {s.name: s for s in spec.spec.stages}
     results: dict[str, StageResult] = {}
     running: dict[PrefectFuture, str] = {}
@@ -163,7 +168,7 @@ def run_stages(
             if name in results or name in submitted or name in failed:
                 continue
             if all(need in results for need in stage.needs):
-                options = stage_task_options(spec, stage, storage)
+                options = stage_task_options(spec, stage)
                 future = run_stage.with_options(**options).submit(
                     pipeline=spec.name,
                     stage=stage,
@@ -190,7 +195,9 @@ def run_stages(
         blocked = [n for n in stages if n not in results and n not in failed]
         reasons = "; ".join(f"{n}: {_describe(e)}" for n, e in failed.items())
         extra = f" (not run: {', '.join(blocked)})" if blocked else ""
-        raise PipelineFailed(f"pipeline {spec.name} partition {partition} failed at {reasons}{extra}")
+        raise PipelineFailed(
+            f"pipeline {spec.name} partition {partition} failed at {reasons}{extra}"
+        )
     return results
 
 

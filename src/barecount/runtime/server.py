@@ -103,8 +103,15 @@ def start_local_server(settings: Settings | None = None) -> str:
         log_path = settings.prefect_home / "server.log"
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                [*_prefect_executable(), "server", "start", "--host", settings.server_host,
-                 "--port", str(settings.server_port)],
+                [
+                    *_prefect_executable(),
+                    "server",
+                    "start",
+                    "--host",
+                    settings.server_host,
+                    "--port",
+                    str(settings.server_port),
+                ],
                 env=_server_env(settings),
                 stdout=log,
                 stderr=subprocess.STDOUT,

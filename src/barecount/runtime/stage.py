@@ -36,7 +36,9 @@ class StageResult(BaseModel):
     kpis: dict[str, float | None] = Field(
         default_factory=dict, description="KPI values for the partition (KPI stages)."
     )
-    metadata: dict[str, Any] = Field(default_factory=dict, description="Anything else worth keeping.")
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Anything else worth keeping."
+    )
 
     @property
     def rows(self) -> int:

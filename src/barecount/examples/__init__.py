@@ -1,0 +1,1 @@
+"""Example pipelines: real stage code on generated but realistic data."""
