@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import socket
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,9 +48,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         from barecount.settings import get_settings
 
         if "prefect" in sys.modules:  # send buffered run logs before the server goes away
-            from prefect.logging.handlers import APILogHandler
+            from prefect.logging.handlers import APILogWorker
 
-            APILogHandler.flush()
+            APILogWorker.drain_all(timeout=5)
         get_settings.cache_clear()
         stop_local_server()
         shutil.rmtree(home, ignore_errors=True)

@@ -62,7 +62,7 @@ def combine(ctx: StageContext) -> StageResult:
     value = float(sum(r.rows for r in ctx.upstream.values()))
     return StageResult(
         fingerprint=fingerprint_rows([(name,) for name in upstream]),
-        kpis={name: value for name in ctx.params.get("kpis", ["total"])},
+        kpis=dict.fromkeys(ctx.params.get("kpis", ["total"]), value),
         metadata={"upstream": upstream},
     )
 
