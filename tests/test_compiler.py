@@ -40,7 +40,6 @@ def test_finance_deployment_spec(manifests: Path) -> None:
             "cron": "0 0 * * *",
             "timezone": "Europe/Berlin",
             "active": True,
-            "slug": "finance-kpi-cron",
             "parameters": {"trigger": "schedule"},
         }
     ]

@@ -66,8 +66,8 @@ def test_compile_check_reports_stale_file_with_diff(capsys, manifests: Path, tmp
     path.write_text(path.read_text().replace('cron: "0 0 * * *"', 'cron: "30 1 * * *"'))
     code, out, _ = run(capsys, "compile", "--check", "-m", str(manifests), "-o", str(output))
     assert code == 1
-    assert "-      - cron: 0 0 * * *" in out
-    assert "+      - cron: 30 1 * * *" in out
+    assert "-  - cron: 0 0 * * *" in out
+    assert "+  - cron: 30 1 * * *" in out
     assert "stale:" in out
 
 

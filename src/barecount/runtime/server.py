@@ -73,6 +73,8 @@ def _server_env(settings: Settings) -> dict[str, str]:
         PREFECT_SERVER_API_PORT=str(settings.server_port),
         PREFECT_UI_API_URL=settings.local_api_url,
         PREFECT_SERVER_LOGGING_LEVEL="WARNING",
+        # the UI is built into this folder; by default Prefect writes into site-packages
+        PREFECT_SERVER_UI_STATIC_DIRECTORY=str(settings.prefect_home / "ui"),
     )
     return env
 

@@ -1,0 +1,96 @@
+"""The compiled prefect.yaml is accepted by 'prefect deploy' on a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.exceptions import ObjectAlreadyExists
+
+from barecount.compiler import WORK_POOL, compile_manifests, render_prefect_yaml
+from barecount.manifest import load_manifests
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def ensure_process_pool() -> None:
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
+        except ObjectAlreadyExists:
+            pass
+
+
+async def automations_of(deployment_id) -> list:
+    async with get_client() as client:
+        return await client.read_resource_related_automations(f"prefect.deployment.{deployment_id}")
+
+
+def test_prefect_deploy_accepts_compiled_file(prefect_api: str, tmp_path: Path) -> None:
+    # deploy from a copy of the project, with a manifest changed so that the test
+    # proves the file we compiled (not the committed one) is what Prefect reads
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "flows", project / "flows")
+    shutil.copytree(REPO / "manifests", project / "manifests")
+    pipeline = project / "manifests" / "pipelines" / "finance-kpi.yaml"
+    pipeline.write_text(pipeline.read_text().replace('cron: "0 0 * * *"', 'cron: "15 1 * * *"'))
+    compiled = render_prefect_yaml(compile_manifests(load_manifests(project / "manifests")))
+    (project / "deployments").mkdir()
+    (project / "deployments" / "prefect.yaml").write_text(compiled)
+    ensure_process_pool()
+
+    prefect = Path(sys.executable).parent / "prefect"
+    result = subprocess.run(
+        [
+            str(prefect),
+            "--no-prompt",
+            "deploy",
+            "--all",
+            "--prefect-file",
+            "deployments/prefect.yaml",
+        ],
+        cwd=project,
+        env={**os.environ, "PREFECT_API_URL": prefect_api},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "governed-pipeline/finance-kpi" in result.stdout
+
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("governed-pipeline/finance-kpi")
+    assert deployment.entrypoint == "flows/governed_pipeline.py:governed_pipeline"
+    assert deployment.parameters == {"pipeline": "finance-kpi"}
+    assert deployment.work_pool_name == WORK_POOL
+    assert {"barecount", "owner:finance-data"} <= set(deployment.tags)
+    (schedule,) = deployment.schedules
+    assert schedule.schedule.cron == "15 1 * * *"
+    assert schedule.schedule.timezone == "Europe/Berlin"
+    assert schedule.active is True
+
+    automations = asyncio.run(automations_of(deployment.id))
+    triggers = {
+        (tuple(a.trigger.expect), a.trigger.match.root["prefect.resource.id"]): a
+        for a in automations
+    }
+    assert set(triggers) == {
+        (("barecount.source.updated",), "barecount.source.erp.invoices"),
+        (("barecount.contract.approved",), "barecount.contract.invoices"),
+    }
+    source = triggers[(("barecount.source.updated",), "barecount.source.erp.invoices")]
+    (action,) = source.actions
+    assert action.deployment_id == deployment.id
+    assert action.parameters["partition"] == "{{ event.payload.partition }}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_prefect_cwd(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
