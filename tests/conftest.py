@@ -88,3 +88,54 @@ def manifests(tmp_path: Path) -> Path:
     target = tmp_path / "manifests"
     shutil.copytree(SHIPPED_MANIFESTS, target)
     return target
+
+
+PG_ADMIN_DSN = os.environ.get("BARECOUNT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_admin():
+    import psycopg2
+
+    try:
+        conn = psycopg2.connect(PG_ADMIN_DSN, connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL answers at {PG_ADMIN_DSN} ({str(exc).strip()}); "
+                    "the SQLite half of this test still runs")
+    conn.autocommit = True
+    return conn
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    name = f"bc_test_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin()
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(PG_ADMIN_DSN).set(drivername="postgresql+psycopg2", database=name)
+    yield url.render_as_string(hide_password=False)
+    from barecount.ledger.db import dispose_engines
+
+    dispose_engines()
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch) -> Iterator[str]:
+    """The ledger on SQLite and on PostgreSQL; BARECOUNT_LEDGER_URL points at it."""
+    from barecount.settings import get_settings
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("BARECOUNT_LEDGER_URL", url)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()

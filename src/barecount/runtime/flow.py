@@ -1,4 +1,4 @@
-"""The governed pipeline flow: stages as Prefect tasks, in dependency order."""
+"""The governed pipeline flow: stages as Prefect tasks, in dependency order, on record."""
 
 from __future__ import annotations
 
@@ -10,16 +10,22 @@ from prefect import flow, get_run_logger, task
 from prefect.context import TaskRunContext
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run as current_flow_run
+from prefect.runtime import task_run as current_task_run
 from prefect.states import State
 
 from barecount.errors import BareCountError, TerminalError, is_transient
+from barecount.ledger.chain import now
+from barecount.ledger.db import session_scope
+from barecount.ledger.store import finish_run, publish, start_run
 from barecount.manifest import ManifestSet, load_manifests
 from barecount.manifest.models import Pipeline, Retries, StageSpec
+from barecount.runtime.evidence import RunRef, record_stage_attempt
 from barecount.runtime.execute import execute_stage
 from barecount.runtime.partitions import parse_partition, partition_for
+from barecount.runtime.report import emit_published, write_artifacts
 from barecount.runtime.stage import StageResult
 from barecount.runtime.tokens import cache_key, check_token, compute_token
-from barecount.settings import get_settings
+from barecount.settings import Settings, get_settings
 
 
 class PipelineFailed(TerminalError):
@@ -33,7 +39,7 @@ def _retry_transient_only(task_obj: Any, task_run: Any, state: State) -> bool:
 
 
 def _stage_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    return cache_key(parameters["pipeline"], parameters["stage"].name, parameters["token"])
+    return cache_key(parameters["pipeline"], parameters["stage"].name, parameters["ref"].token)
 
 
 def _flow_run_name() -> str:
@@ -41,28 +47,58 @@ def _flow_run_name() -> str:
     return f"{params['pipeline']}-{params.get('partition') or 'scheduled'}"
 
 
-@task(persist_result=True, cache_key_fn=_stage_cache_key, log_prints=True)
+@task(persist_result=True, cache_key_fn=_stage_cache_key)
 def run_stage(
     *,
     pipeline: str,
     stage: StageSpec,
     partition: str,
-    token: str,
+    ref: RunRef,
     upstream: dict[str, StageResult],
     warehouse: str,
     landing: str,
+    retries: int,
 ) -> StageResult:
-    """One stage of a governed pipeline (a Prefect task; retried and cached by token)."""
-    return execute_stage(
-        pipeline=pipeline,
+    """One stage of a governed pipeline: a Prefect task, retried and cached by token.
+
+    Every attempt, failed or not, is appended to the ledger before Prefect decides
+    whether to retry it.
+    """
+    attempt = current_task_run.run_count or 1
+    started = now()
+    try:
+        result = execute_stage(
+            pipeline=pipeline,
+            stage=stage,
+            partition=partition,
+            token=ref.token,
+            upstream=upstream,
+            warehouse=Path(warehouse),
+            landing=Path(landing),
+            logger=get_run_logger(),
+        )
+    except Exception as exc:
+        record_stage_attempt(
+            ref=ref,
+            stage=stage,
+            attempt=attempt,
+            started_at=started,
+            upstream=upstream,
+            error=exc,
+            retries_left=retries - (attempt - 1),
+            task_run_id=str(current_task_run.id),
+        )
+        raise
+    record_stage_attempt(
+        ref=ref,
         stage=stage,
-        partition=partition,
-        token=token,
+        attempt=attempt,
+        started_at=started,
         upstream=upstream,
-        warehouse=Path(warehouse),
-        landing=Path(landing),
-        logger=get_run_logger(),
+        result=result,
+        task_run_id=str(current_task_run.id),
     )
+    return result
 
 
 def stage_task_options(pipeline: Pipeline, stage: StageSpec) -> dict[str, Any]:
@@ -99,7 +135,7 @@ def contract_versions(manifests: ManifestSet, pipeline: Pipeline) -> dict[str, s
     return {name: str(manifests.contract(name).version) for name in sorted(names)}
 
 
-@flow(name="governed-pipeline", flow_run_name=_flow_run_name, log_prints=True)
+@flow(name="governed-pipeline", flow_run_name=_flow_run_name)
 def governed_pipeline(
     pipeline: str,
     partition: str | None = None,
@@ -121,49 +157,85 @@ def governed_pipeline(
     spec = loaded.pipeline(pipeline)
     key = resolve_partition(spec, partition)
     versions = contract_versions(loaded, spec)
+    digest = loaded.digest(pipeline)
     token = (
         check_token(run_token)
         if run_token
         else compute_token(
-            pipeline=pipeline,
-            partition=key,
-            manifest_digest=loaded.digest(pipeline),
-            contract_versions=versions,
+            pipeline=pipeline, partition=key, manifest_digest=digest, contract_versions=versions
         )
     )
-    logger = get_run_logger()
-    logger.info("pipeline %s partition %s token %s (trigger: %s)", pipeline, key, token, trigger)
-    results = run_stages(spec, partition=key, token=token, settings=settings)
-    kpis = {
-        name: value
-        for stage in spec.spec.stages
-        if stage.kind == "kpi"
-        for name, value in results[stage.name].kpis.items()
-        if name in stage.publishes
-    }
-    return {
+    flow_run_id = str(current_flow_run.id) if current_flow_run.id else None
+    with session_scope(settings.ledger_url) as session:
+        run = start_run(
+            session=session,
+            token=token,
+            pipeline=pipeline,
+            partition=key,
+            manifest_digest=digest,
+            contract_versions=versions,
+            trigger=trigger,
+            flow_run_id=flow_run_id,
+        )
+    ref = RunRef.of(run, settings.ledger_url)
+    get_run_logger().info("%s %s under token %s (trigger: %s)", pipeline, key, token, trigger)
+    try:
+        results = run_stages(spec, partition=key, ref=ref, settings=settings)
+    except PipelineFailed as exc:
+        with session_scope(settings.ledger_url) as session:
+            finish_run(session=session, run=run, status="failed", detail=str(exc))
+        raise
+
+    kpi_stages = [s for s in spec.spec.stages if s.kind == "kpi"]
+    kpis: dict[str, float | None] = {}
+    status = "completed"
+    for stage in kpi_stages:
+        values = {k: v for k, v in results[stage.name].kpis.items() if k in stage.publishes}
+        outcome = publish(
+            url=settings.ledger_url,
+            run=run,
+            stage=stage.name,
+            kpis=values,
+            fingerprint=results[stage.name].fingerprint,
+        )
+        if outcome.first_time:
+            status = "published"
+        elif status != "published":
+            status = "already-published"
+        kpis.update(values)
+    stages = {name: r.model_dump(mode="json", by_alias=True) for name, r in results.items()}
+    with session_scope(settings.ledger_url) as session:
+        summary_row = finish_run(session=session, run=run, status=status, kpis=kpis, stages=stages)
+    summary = {
         "pipeline": pipeline,
         "partition": key,
         "token": token,
         "trigger": trigger,
-        "flow_run_id": str(current_flow_run.id) if current_flow_run.id else None,
+        "flow_run_id": flow_run_id,
+        "run_id": run.id,
         "contracts": versions,
-        "stages": {name: r.model_dump(mode="json", by_alias=True) for name, r in results.items()},
+        "status": status,
+        "stages": stages,
         "kpis": kpis,
+        "ledger_row": summary_row.id,
     }
+    write_artifacts(summary, ledger_url=settings.ledger_url)
+    if status == "published":
+        emit_published(pipeline=pipeline, partition=key, token=token, kpis=kpis)
+    return summary
 
 
 def run_stages(
-    spec: Pipeline, *, partition: str, token: str, settings: Any
+    spec: Pipeline, *, partition: str, ref: RunRef, settings: Settings
 ) -> dict[str, StageResult]:
     """Submit each stage once everything it needs has finished; independent ones run together."""
     stages = {s.name: s for s in spec.spec.stages}
     results: dict[str, StageResult] = {}
-    running: dict[PrefectFuture, str] = {}
+    running: dict[PrefectFuture, tuple[str, datetime]] = {}
     failed: dict[str, BaseException] = {}
 
     def submit_ready() -> None:
-        submitted = set(running.values())
+        submitted = {name for name, _ in running.values()}
         for name, stage in stages.items():
             if name in results or name in submitted or name in failed:
                 continue
@@ -173,24 +245,38 @@ def run_stages(
                     pipeline=spec.name,
                     stage=stage,
                     partition=partition,
-                    token=token,
+                    ref=ref,
                     upstream={need: results[need] for need in stage.needs},
                     warehouse=str(settings.warehouse),
                     landing=str(settings.landing),
+                    retries=options["retries"],
                 )
-                running[future] = name
+                running[future] = (name, now())
 
     submit_ready()
     while running:
         future = next(as_completed(list(running)))
-        name = running.pop(future)
+        name, submitted_at = running.pop(future)
         future.wait()
-        if future.state.is_completed():
+        state = future.state
+        if state.is_completed():
             results[name] = future.result()
+            if state.name == "Cached":  # the task body did not run: record the hit here
+                stage = stages[name]
+                record_stage_attempt(
+                    ref=ref,
+                    stage=stage,
+                    attempt=1,
+                    started_at=submitted_at,
+                    upstream={need: results[need] for need in stage.needs},
+                    result=results[name],
+                    cached=True,
+                    task_run_id=str(future.task_run_id),
+                )
             if not failed:
                 submit_ready()
         else:
-            failed[name] = future.state.result(raise_on_failure=False)
+            failed[name] = state.result(raise_on_failure=False)
     if failed:
         blocked = [n for n in stages if n not in results and n not in failed]
         reasons = "; ".join(f"{n}: {_describe(e)}" for n, e in failed.items())

@@ -1,0 +1,141 @@
+"""The hash chain: appending rows in one global order, and verifying nobody edited them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from barecount.ledger.models import CHAINED_TABLES, Chained, ChainHead
+
+GENESIS = "sha256:" + "0" * 64
+ROW = TypeVar("ROW", bound=Chained)
+
+
+def now() -> datetime:
+    """Timestamps in the ledger: aware, UTC."""
+    return datetime.now(UTC)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat(timespec="microseconds")
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return value  # json writes 3.0 the same on both databases
+    return value
+
+
+def row_hash(row: Chained) -> str:
+    """sha256 over the table name, the previous hash and every column but ``hash``."""
+    content = {
+        name: _canonical(getattr(row, name))
+        for name in sorted(type(row).model_fields)
+        if name != "hash"
+    }
+    payload = json.dumps(
+        {"table": type(row).__tablename__, "row": content},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _head(session: Session) -> ChainHead:
+    query = select(ChainHead).where(ChainHead.id == 1)
+    if session.get_bind().dialect.name != "sqlite":  # SQLite locks at BEGIN IMMEDIATE
+        query = query.with_for_update()
+    head = session.execute(query).scalar_one_or_none()
+    if head is None:
+        head = ChainHead(id=1, last_id=0, last_hash=GENESIS)
+        session.add(head)
+        session.flush()
+    return head
+
+
+def append(session: Session, row: ROW) -> ROW:
+    """Give ``row`` the next place in the chain and add it. Call inside a transaction."""
+    head = _head(session)
+    row.id = head.last_id + 1
+    row.recorded_at = row.recorded_at or now()
+    row.prev_hash = head.last_hash or GENESIS
+    row.hash = ""
+    row.hash = row_hash(row)
+    session.add(row)
+    head.last_id = row.id
+    head.last_hash = row.hash
+    session.add(head)
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What ``verify`` found: the rows checked and the first problem, if any."""
+
+    rows: int
+    problem: str | None = None
+    row_id: int | None = None
+    table: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def verify(session: Session) -> Verification:
+    """Walk the chain in order and report the first row that does not match."""
+    rows: list[Chained] = []
+    for table in CHAINED_TABLES:
+        rows.extend(session.execute(select(table)).scalars())
+    rows.sort(key=lambda r: r.id or 0)
+    expected_prev = GENESIS
+    for position, row in enumerate(rows, start=1):
+        table = type(row).__tablename__
+        if row.id != position:
+            missing = position
+            return Verification(
+                rows=position - 1,
+                problem=f"row {missing} is missing (deleted?); the chain jumps to row {row.id} "
+                f"in {table}",
+                row_id=missing,
+                table=table,
+            )
+        if row.prev_hash != expected_prev:
+            return Verification(
+                rows=position - 1,
+                problem=f"row {row.id} in {table} does not follow row {row.id - 1}: its "
+                "prev_hash differs from that row's hash",
+                row_id=row.id,
+                table=table,
+            )
+        if row_hash(row) != row.hash:
+            return Verification(
+                rows=position - 1,
+                problem=f"row {row.id} in {table} was changed after it was written: its "
+                "content does not match its hash",
+                row_id=row.id,
+                table=table,
+            )
+        expected_prev = row.hash
+    head = session.execute(select(ChainHead).where(ChainHead.id == 1)).scalar_one_or_none()
+    last_id = head.last_id if head else 0
+    if last_id != len(rows):
+        return Verification(
+            rows=len(rows),
+            problem=f"the chain ends at row {len(rows)} but row {last_id} was written "
+            "(rows deleted from the end?)",
+            row_id=len(rows) + 1,
+        )
+    return Verification(rows=len(rows))

@@ -1,0 +1,104 @@
+"""Ledger tables. Rows are never updated: a later fact is a new row.
+
+Every table shares the chain columns: ``id`` is the row's place in one chain that
+runs across all tables, ``prev_hash`` the hash of the row before it, ``hash`` its own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class ChainHead(SQLModel, table=True):
+    """The last row of the chain; locked while a row is appended, so appends serialize."""
+
+    __tablename__ = "ledger_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_id: int = Field(default=0)
+    last_hash: str = Field(default="")
+
+
+class Chained(SQLModel):
+    """Columns every ledger row carries."""
+
+    id: int | None = Field(
+        default=None, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    recorded_at: datetime | None = Field(default=None, index=True)
+    prev_hash: str = Field(default="", max_length=80)
+    hash: str = Field(default="", max_length=80)
+
+
+class PipelineRun(Chained, table=True):
+    """A flow run started for a pipeline partition under a token."""
+
+    __tablename__ = "pipeline_run"
+
+    token: str = Field(index=True, max_length=128)
+    pipeline: str = Field(index=True, max_length=63)
+    partition: str = Field(max_length=32)
+    manifest_digest: str = Field(max_length=80)
+    contract_versions: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    trigger: str = Field(max_length=200)
+    flow_run_id: str | None = Field(default=None, index=True, max_length=64)
+    backfill_id: int | None = Field(default=None, index=True)
+
+
+class StageAttempt(Chained, table=True):
+    """One attempt of one stage: failed, succeeded, or served from the cache."""
+
+    __tablename__ = "stage_attempt"
+
+    run_id: int = Field(index=True)
+    token: str = Field(index=True, max_length=128)
+    stage: str = Field(max_length=63)
+    attempt: int
+    state: str = Field(max_length=20)  # completed | failed | cached
+    started_at: datetime
+    ended_at: datetime
+    error_class: str | None = Field(default=None, max_length=200)
+    error_message: str | None = None
+    transient: bool | None = None
+    task_run_id: str | None = Field(default=None, max_length=64)
+    output_fingerprint: str | None = Field(default=None, max_length=80)
+    rows: int | None = None
+    lineage: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class Publication(Chained, table=True):
+    """A KPI value published for a partition under a token. At most once per token."""
+
+    __tablename__ = "publication"
+    __table_args__ = (
+        UniqueConstraint("pipeline", "kpi", "partition", "token", name="uq_publication_once"),
+    )
+
+    run_id: int = Field(index=True)
+    token: str = Field(index=True, max_length=128)
+    pipeline: str = Field(max_length=63)
+    kpi: str = Field(max_length=63)
+    partition: str = Field(max_length=32)
+    value: float | None = None
+    stage: str = Field(max_length=63)
+    output_fingerprint: str = Field(max_length=80)
+
+
+class RunSummary(Chained, table=True):
+    """How a pipeline run ended."""
+
+    __tablename__ = "run_summary"
+
+    run_id: int = Field(index=True)
+    token: str = Field(index=True, max_length=128)
+    status: str = Field(max_length=20)  # published | already-published | failed | skipped | held
+    detail: str = ""
+    kpis: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    stages: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+CHAINED_TABLES: list[type[Chained]] = [PipelineRun, StageAttempt, Publication, RunSummary]

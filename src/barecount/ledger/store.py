@@ -1,0 +1,188 @@
+"""Keyword-only functions that write and read the ledger. Writes append; nothing updates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from barecount.errors import BareCountError
+from barecount.ledger.chain import append
+from barecount.ledger.db import session_scope
+from barecount.ledger.models import PipelineRun, Publication, RunSummary, StageAttempt
+
+
+class UnknownTokenError(BareCountError, LookupError):
+    """A run token the ledger has never seen."""
+
+
+def start_run(
+    *,
+    session: Session,
+    token: str,
+    pipeline: str,
+    partition: str,
+    manifest_digest: str,
+    contract_versions: Mapping[str, str],
+    trigger: str,
+    flow_run_id: str | None,
+    backfill_id: int | None = None,
+) -> PipelineRun:
+    """Record that a run of ``pipeline`` for ``partition`` started under ``token``."""
+    return append(
+        session,
+        PipelineRun(
+            token=token,
+            pipeline=pipeline,
+            partition=partition,
+            manifest_digest=manifest_digest,
+            contract_versions=dict(contract_versions),
+            trigger=trigger,
+            flow_run_id=flow_run_id,
+            backfill_id=backfill_id,
+        ),
+    )
+
+
+def record_attempt(*, session: Session, attempt: StageAttempt) -> StageAttempt:
+    """Record one stage attempt (failed, completed or cached)."""
+    return append(session, attempt)
+
+
+def finish_run(
+    *,
+    session: Session,
+    run: PipelineRun,
+    status: str,
+    detail: str = "",
+    kpis: Mapping[str, Any] | None = None,
+    stages: Mapping[str, Any] | None = None,
+) -> RunSummary:
+    """Record how a run ended."""
+    return append(
+        session,
+        RunSummary(
+            run_id=run.id,
+            token=run.token,
+            status=status,
+            detail=detail,
+            kpis=dict(kpis or {}),
+            stages=dict(stages or {}),
+        ),
+    )
+
+
+@dataclass
+class PublishOutcome:
+    """What publishing a token's KPIs did: published now, or found published before."""
+
+    published: list[Publication] = field(default_factory=list)
+    already: list[Publication] = field(default_factory=list)
+
+    @property
+    def first_time(self) -> bool:
+        return bool(self.published)
+
+
+def publish(
+    *,
+    url: str,
+    run: PipelineRun,
+    stage: str,
+    kpis: Mapping[str, float | None],
+    fingerprint: str,
+) -> PublishOutcome:
+    """Publish the KPI values of a run, all or nothing, at most once per token.
+
+    The unique constraint on (pipeline, kpi, partition, token) is what enforces
+    "at most once", also between processes racing each other; the look-up after a
+    conflict only tells the caller what was there.
+    """
+    try:
+        with session_scope(url) as session:
+            rows = [
+                append(
+                    session,
+                    Publication(
+                        run_id=run.id,
+                        token=run.token,
+                        pipeline=run.pipeline,
+                        kpi=kpi,
+                        partition=run.partition,
+                        value=value,
+                        stage=stage,
+                        output_fingerprint=fingerprint,
+                    ),
+                )
+                for kpi, value in sorted(kpis.items())
+            ]
+        return PublishOutcome(published=rows)
+    except IntegrityError:
+        with session_scope(url) as session:
+            return PublishOutcome(already=publications(session=session, token=run.token))
+
+
+def publications(*, session: Session, token: str) -> list[Publication]:
+    query = select(Publication).where(Publication.token == token).order_by(Publication.id)
+    return list(session.execute(query).scalars())
+
+
+def runs(*, session: Session, pipeline: str | None = None, limit: int = 50) -> list[PipelineRun]:
+    """Most recent runs first."""
+    query = select(PipelineRun).order_by(PipelineRun.id.desc()).limit(limit)
+    if pipeline:
+        query = query.where(PipelineRun.pipeline == pipeline)
+    return list(session.execute(query).scalars())
+
+
+def summaries(*, session: Session, run_ids: list[int]) -> dict[int, RunSummary]:
+    if not run_ids:
+        return {}
+    query = select(RunSummary).where(RunSummary.run_id.in_(run_ids)).order_by(RunSummary.id)
+    return {row.run_id: row for row in session.execute(query).scalars()}
+
+
+@dataclass
+class TokenEvidence:
+    """Everything the ledger holds about one run token."""
+
+    token: str
+    runs: list[PipelineRun]
+    attempts: list[StageAttempt]
+    publications: list[Publication]
+    summaries: list[RunSummary]
+
+
+def evidence(*, session: Session, token: str) -> TokenEvidence:
+    """All rows of a token, or UnknownTokenError."""
+    found_runs = list(
+        session.execute(
+            select(PipelineRun).where(PipelineRun.token == token).order_by(PipelineRun.id)
+        ).scalars()
+    )
+    if not found_runs:
+        raise UnknownTokenError(
+            f"unknown run token {token!r}: the ledger has no run under it; "
+            "'barecount runs' lists recent runs and their tokens"
+        )
+    attempts = list(
+        session.execute(
+            select(StageAttempt).where(StageAttempt.token == token).order_by(StageAttempt.id)
+        ).scalars()
+    )
+    found_summaries = list(
+        session.execute(
+            select(RunSummary).where(RunSummary.token == token).order_by(RunSummary.id)
+        ).scalars()
+    )
+    return TokenEvidence(
+        token=token,
+        runs=found_runs,
+        attempts=attempts,
+        publications=publications(session=session, token=token),
+        summaries=found_summaries,
+    )

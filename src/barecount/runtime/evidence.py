@@ -1,0 +1,97 @@
+"""What the runtime writes to the Evidence Ledger: runs, every stage attempt, lineage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from barecount.errors import is_transient
+from barecount.ledger.chain import now
+from barecount.ledger.db import session_scope
+from barecount.ledger.models import PipelineRun, StageAttempt
+from barecount.ledger.store import record_attempt
+from barecount.manifest.models import StageSpec
+from barecount.runtime.stage import StageResult
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """What a stage task needs to know to record its attempts (picklable, small)."""
+
+    ledger_url: str
+    run_id: int
+    token: str
+    flow_run_id: str | None
+    contract_versions: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, run: PipelineRun, ledger_url: str) -> RunRef:
+        return cls(
+            ledger_url=ledger_url,
+            run_id=run.id,
+            token=run.token,
+            flow_run_id=run.flow_run_id,
+            contract_versions=dict(run.contract_versions),
+        )
+
+
+def lineage(
+    *, ref: RunRef, stage: StageSpec, upstream: dict[str, StageResult], result: StageResult | None
+) -> dict[str, Any]:
+    """Data lineage of a stage output: the same token gives the same lineage, run after run."""
+    tags: dict[str, Any] = {
+        "token": ref.token,
+        "upstream": {
+            name: {"token": ref.token, "fingerprint": r.fingerprint}
+            for name, r in sorted(upstream.items())
+        },
+    }
+    if stage.contract:
+        tags["contract"] = {
+            "name": stage.contract,
+            "version": ref.contract_versions.get(stage.contract),
+        }
+    if result is not None:
+        tags["output_fingerprint"] = result.fingerprint
+        if result.schema_ is not None:
+            tags["schema_fingerprint"] = result.schema_.fingerprint
+    return tags
+
+
+def record_stage_attempt(
+    *,
+    ref: RunRef,
+    stage: StageSpec,
+    attempt: int,
+    started_at: datetime,
+    upstream: dict[str, StageResult],
+    result: StageResult | None = None,
+    error: BaseException | None = None,
+    retries_left: int = 0,
+    cached: bool = False,
+    task_run_id: str | None = None,
+) -> StageAttempt:
+    """Append one attempt of a stage: completed, cached, retrying or failed."""
+    if error is None:
+        state = "cached" if cached else "completed"
+    else:
+        state = "retrying" if is_transient(error) and retries_left > 0 else "failed"
+    row = StageAttempt(
+        run_id=ref.run_id,
+        token=ref.token,
+        stage=stage.name,
+        attempt=attempt,
+        state=state,
+        started_at=started_at,
+        ended_at=now(),
+        error_class=type(error).__name__ if error is not None else None,
+        error_message=str(error)[:2000] if error is not None else None,
+        transient=is_transient(error) if error is not None else None,
+        task_run_id=task_run_id,
+        output_fingerprint=result.fingerprint if result else None,
+        rows=result.rows if result else None,
+        lineage=lineage(ref=ref, stage=stage, upstream=upstream, result=result),
+    )
+    with session_scope(ref.ledger_url) as session:
+        return record_attempt(session=session, attempt=row)
