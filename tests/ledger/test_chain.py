@@ -54,8 +54,7 @@ def test_verify_names_a_row_edited_by_sql(ledger_url: str) -> None:
     assert not result.ok
     assert result.row_id == 4
     assert result.problem == (
-        "row 4 in run_summary was changed after it was written: its content does not match "
-        "its hash"
+        "row 4 in run_summary was changed after it was written: its content does not match its hash"
     )
 
 

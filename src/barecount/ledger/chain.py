@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlmodel import Session
 
+from barecount.ledger.db import GENESIS_HASH
 from barecount.ledger.models import CHAINED_TABLES, Chained, ChainHead
 
-GENESIS = "sha256:" + "0" * 64
+GENESIS = GENESIS_HASH
 ROW = TypeVar("ROW", bound=Chained)
 
 
@@ -56,12 +57,7 @@ def _head(session: Session) -> ChainHead:
     query = select(ChainHead).where(ChainHead.id == 1)
     if session.get_bind().dialect.name != "sqlite":  # SQLite locks at BEGIN IMMEDIATE
         query = query.with_for_update()
-    head = session.execute(query).scalar_one_or_none()
-    if head is None:
-        head = ChainHead(id=1, last_id=0, last_hash=GENESIS)
-        session.add(head)
-        session.flush()
-    return head
+    return session.execute(query).scalar_one()  # created with the schema (ledger.db)
 
 
 def append(session: Session, row: ROW) -> ROW:

@@ -7,14 +7,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlmodel import Session, SQLModel, create_engine
 
 from barecount.errors import BareCountError
-from barecount.ledger import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from barecount.ledger import models
 
+GENESIS_HASH = "sha256:" + "0" * 64
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
@@ -64,7 +65,7 @@ def _create(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     try:
-        SQLModel.metadata.create_all(engine)
+        _init_schema(engine)
     except (OperationalError, ProgrammingError) as exc:
         engine.dispose()
         raise LedgerUnavailableError(
@@ -72,6 +73,17 @@ def _create(url: str) -> Engine:
             "database is running and BARECOUNT_LEDGER_URL is right"
         ) from None
     return engine
+
+
+def _init_schema(engine: Engine) -> None:
+    """Create the tables and the chain head once, also when processes start together."""
+    with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE already serializes this
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7243051)"))
+        SQLModel.metadata.create_all(conn)
+        head = conn.execute(select(models.ChainHead.id).where(models.ChainHead.id == 1)).first()
+        if head is None:
+            conn.execute(insert(models.ChainHead).values(id=1, last_id=0, last_hash=GENESIS_HASH))
 
 
 def _serialize_sqlite_writes(engine: Engine) -> None:
