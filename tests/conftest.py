@@ -71,20 +71,16 @@ def prefect_api() -> Iterator[str]:
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh warehouse, ledger and landing folder for one test; the server is shared."""
-    from prefect.settings import PREFECT_RESULTS_LOCAL_STORAGE_PATH, temporary_settings
-
     from barecount.settings import get_settings
 
     state = tmp_path / "state"
     monkeypatch.setenv("BARECOUNT_WAREHOUSE", str(state / "warehouse.db"))
     monkeypatch.setenv("BARECOUNT_LANDING", str(state / "landing"))
     monkeypatch.setenv("BARECOUNT_LEDGER_URL", f"sqlite:///{state / 'ledger.db'}")
-    # Prefect's result cache is files keyed by token: each test gets its own, as each
-    # BareCount installation would, so equal tokens in two tests do not share results.
-    monkeypatch.setenv("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(state / "results"))
+    # The run-token cache lives beside the warehouse it describes: each test has its own.
+    monkeypatch.setenv("BARECOUNT_RESULTS", str(state / "results"))
     get_settings.cache_clear()
-    with temporary_settings(updates={PREFECT_RESULTS_LOCAL_STORAGE_PATH: state / "results"}):
-        yield state
+    yield state
     get_settings.cache_clear()
 
 

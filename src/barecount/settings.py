@@ -19,6 +19,10 @@ class Settings(BaseModel):
     ledger_url: str = Field(description="SQLAlchemy URL of the Evidence Ledger.")
     warehouse: Path = Field(description="SQLite warehouse file the example stages write to.")
     landing: Path = Field(description="Folder where source extracts (ERP exports) land.")
+    results: Path = Field(
+        description="Where stage results are persisted (the run-token cache); kept beside "
+        "the warehouse because a cached result is only valid while its tables exist."
+    )
     prefect_api_url: str | None = Field(
         description="Prefect API to use; None starts the local server under home."
     )
@@ -49,6 +53,7 @@ def get_settings() -> Settings:
         ledger_url=_env("BARECOUNT_LEDGER_URL") or f"sqlite:///{home / 'ledger.db'}",
         warehouse=Path(_env("BARECOUNT_WAREHOUSE") or home / "warehouse.db").absolute(),
         landing=Path(_env("BARECOUNT_LANDING") or home / "landing").absolute(),
+        results=Path(_env("BARECOUNT_RESULTS") or home / "results").absolute(),
         prefect_api_url=_env("BARECOUNT_PREFECT_API_URL") or _env("PREFECT_API_URL"),
         server_host=_env("BARECOUNT_SERVER_HOST") or "127.0.0.1",
         server_port=int(_env("BARECOUNT_SERVER_PORT") or 4280),

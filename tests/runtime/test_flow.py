@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,31 @@ def test_failed_stage_stops_downstream_with_clear_message(home: Path, manifests:
     )
     starts = [e for e in journal(home / "warehouse.db") if e["stage"] == "bad"]
     assert len(starts) == 1  # a terminal error is attempted once, retries notwithstanding
+
+
+def test_run_leaves_stage_table_and_summary_artifacts(home: Path, manifests: Path) -> None:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    summary = governed_pipeline(
+        pipeline="finance-kpi", partition="2026-11-22", manifests=str(manifests)
+    )
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[summary["flow_run_id"]])
+            )
+        )
+    by_key = {a.key: a for a in artifacts}
+    assert set(by_key) == {"finance-kpi-2026-11-22-stages", "finance-kpi-2026-11-22-summary"}
+    table = by_key["finance-kpi-2026-11-22-stages"].data
+    rows = json.loads(table) if isinstance(table, str) else table
+    assert [(r["stage"], r["attempts"], r["retries"], r["cache_hit"]) for r in rows] == [
+        ("ingest-invoices", 1, 0, False),
+        ("gdp-invoices", 1, 0, False),
+        ("kpi-finance", 1, 0, False),
+    ]
+    assert rows[0]["rows"] > 0
+    markdown = by_key["finance-kpi-2026-11-22-summary"].data
+    assert f"run token: `{summary['token']}`" in markdown
+    assert "| revenue_daily |" in markdown
+    assert "published under this token" in markdown

@@ -70,7 +70,25 @@ def _print_summary(summary: dict) -> None:
         table.add_row(name, "—" if value is None else f"{value:,.4f}".rstrip("0").rstrip("."))
     out.print(table)
     out.print(f"run token:   {summary['token']}")
+    out.print(f"evidence:    {_evidence_line(summary)}")
     out.print(f"Prefect run: {summary['prefect_run_url']}")
+
+
+def _evidence_line(summary: dict) -> str:
+    from barecount.runtime.report import stage_rows
+
+    rows = stage_rows(ledger_url=get_settings().ledger_url, run_id=summary["run_id"])
+    cached = sum(1 for r in rows if r["cache_hit"])
+    retries = sum(r["retries"] for r in rows)
+    status = {
+        "published": f"published {len(summary['kpis'])} KPI(s) under this token",
+        "already-published": "already published under this token: nothing published again",
+    }.get(summary["status"], summary["status"])
+    return (
+        f"{len(rows)} stage(s), {sum(r['attempts'] for r in rows)} attempt(s), "
+        f"{retries} retr{'y' if retries == 1 else 'ies'}, {cached} cache hit(s); {status}; "
+        f"ledger run {summary['run_id']} ('barecount ledger show --token {summary['token']}')"
+    )
 
 
 def register(app: typer.Typer) -> None:

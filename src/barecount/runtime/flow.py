@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -101,14 +102,17 @@ def run_stage(
     return result
 
 
-def stage_task_options(pipeline: Pipeline, stage: StageSpec) -> dict[str, Any]:
+def stage_task_options(pipeline: Pipeline, stage: StageSpec, settings: Settings) -> dict[str, Any]:
     """Prefect task options of a stage: retries and backoff from its manifest.
 
-    Results go to Prefect's default result storage (PREFECT_HOME/storage, or the
-    block named by PREFECT_DEFAULT_RESULT_STORAGE_BLOCK when workers share one).
+    Results persist under BARECOUNT_RESULTS, beside the warehouse they describe, unless
+    PREFECT_DEFAULT_RESULT_STORAGE_BLOCK names shared storage for workers on many hosts.
     """
     retries: Retries = pipeline.retries_for(stage)
-    return {
+    options: dict[str, Any] = {}
+    if not os.environ.get("PREFECT_DEFAULT_RESULT_STORAGE_BLOCK"):
+        options["result_storage"] = settings.results
+    return options | {
         "name": stage.name,
         "task_run_name": f"{stage.name}-{{partition}}",
         "retries": retries.max,
@@ -240,7 +244,7 @@ def run_stages(
             if name in results or name in submitted or name in failed:
                 continue
             if all(need in results for need in stage.needs):
-                options = stage_task_options(spec, stage)
+                options = stage_task_options(spec, stage, settings)
                 future = run_stage.with_options(**options).submit(
                     pipeline=spec.name,
                     stage=stage,

@@ -1,0 +1,357 @@
+"""Runtime overhead of the governed flow vs plain Prefect tasks, and of the finance example.
+
+Run: .venv/bin/python bench/overhead.py [--repeat R] [--stages N] [--invoices I]
+
+Starts its own Prefect server (fresh temporary BARECOUNT_HOME, free port) and stops it at
+the end. On that one server, in this process, it times:
+
+- ``governed_pipeline`` on a pipeline of N no-op stages (one ingestion stage + N-1
+  transforms), linear (each needs the previous) and wide (all need the ingestion stage),
+  each run under a fresh run token so nothing is cached; ledger writes are included;
+- a plain Prefect flow of N no-op ``@task`` tasks of the same shape (default task options);
+- the finance example, one partition of I invoices (extract written before timing), with
+  the stage-code time read from the ledger's stage_attempt rows.
+
+Each 50-stage measurement runs once to warm up, then R times. Prints progress lines, then
+one JSON line with best and median wall seconds, ratios governed/plain (target <= 1.5) and
+the finance figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+PARTITION = "2026-11-26"
+TARGET_RATIO = 1.5
+RESERVED_PORTS = {4280, 4281}  # the default local server and its neighbour: in use elsewhere
+
+NOOP_MODULE = "bench_noop_stages"
+NOOP_STAGES = '''\
+"""No-op stages for bench/overhead.py (written at run time)."""
+
+from barecount.governance.schema import ExtractedSchema, SchemaColumn
+from barecount.runtime.stage import StageContext, StageResult
+
+# What a clean invoices extract looks like, so the contract gate has nothing to hold.
+INVOICES = ExtractedSchema(
+    object="invoices",
+    columns=(
+        SchemaColumn(name="invoice_id", logical_type="string", required=True),
+        SchemaColumn(name="customer_id", logical_type="string", required=True),
+        SchemaColumn(name="amount", logical_type="number", required=True),
+        SchemaColumn(name="currency", logical_type="string", required=True),
+        SchemaColumn(name="issue_date", logical_type="date", required=True),
+        SchemaColumn(name="due_date", logical_type="date", required=True),
+        SchemaColumn(name="paid_date", logical_type="date", required=False),
+    ),
+)
+
+
+def noop_ingest(ctx: StageContext) -> StageResult:
+    return StageResult(fingerprint="sha256:" + "0" * 64, schema=INVOICES)
+
+
+def noop(ctx: StageContext) -> StageResult:
+    return StageResult(fingerprint="sha256:" + "0" * 64)
+'''
+
+
+def free_port() -> int:
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in RESERVED_PORTS:
+            return port
+
+
+def configure_environment(root: Path, log_level: str) -> None:
+    """Point BareCount and Prefect at a fresh home and a free port; before Prefect is imported."""
+    home = root / "home"
+    port = free_port()
+    os.environ.update(
+        BARECOUNT_HOME=str(home),
+        BARECOUNT_SERVER_PORT=str(port),
+        BARECOUNT_LEDGER_URL=f"sqlite:///{home / 'ledger.db'}",
+        BARECOUNT_WAREHOUSE=str(home / "warehouse.db"),
+        BARECOUNT_LANDING=str(home / "landing"),
+        PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
+        PREFECT_HOME=str(root / "prefect-client"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_LOGGING_LEVEL=log_level,
+        PREFECT_RESULTS_PERSIST_BY_DEFAULT="false",
+        PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(home / "results"),
+    )
+    for name in ("BARECOUNT_PREFECT_API_URL", "BARECOUNT_MANIFESTS", "PREFECT_PROFILE"):
+        os.environ.pop(name, None)
+
+
+def write_noop_manifests(root: Path, stages: int) -> Path:
+    """A manifests folder with the shipped teams and contracts and the linear and wide pipelines."""
+    (root / f"{NOOP_MODULE}.py").write_text(NOOP_STAGES)
+    sys.path.insert(0, str(root))
+    folder = root / "manifests-noop"
+    shutil.copytree(REPO / "manifests" / "teams", folder / "teams")
+    shutil.copytree(REPO / "manifests" / "contracts", folder / "contracts")
+    (folder / "pipelines").mkdir()
+    ingest = {
+        "name": "s000",
+        "kind": "ingestion",
+        "run": f"{NOOP_MODULE}:noop_ingest",
+        "contract": "invoices",
+    }
+    for shape in ("linear", "wide"):
+        steps = [ingest]
+        for i in range(1, stages):
+            need = f"s{i - 1:03d}" if shape == "linear" else "s000"
+            steps.append(
+                {
+                    "name": f"s{i:03d}",
+                    "kind": "transform",
+                    "needs": [need],
+                    "run": f"{NOOP_MODULE}:noop",
+                }
+            )
+        document = {
+            "apiVersion": "barecount/v1",
+            "kind": "Pipeline",
+            "metadata": {"name": f"noop-{shape}", "owner": "finance-data"},
+            "spec": {"stages": steps},
+        }
+        # JSON is YAML
+        (folder / "pipelines" / f"noop-{shape}.yaml").write_text(json.dumps(document, indent=2))
+    return folder
+
+
+def write_finance_manifests(root: Path, invoices: int) -> Path:
+    """The shipped manifests with the finance pipeline's invoices_per_day set to ``invoices``."""
+    folder = root / "manifests-finance"
+    shutil.copytree(REPO / "manifests", folder)
+    path = folder / "pipelines" / "finance-kpi.yaml"
+    text, found = re.subn(
+        r"invoices_per_day: *\d+", f"invoices_per_day: {invoices}", path.read_text()
+    )
+    if found != 1:
+        raise SystemExit(f"{path}: expected one 'invoices_per_day: N' to change, found {found}")
+    path.write_text(text)
+    return folder
+
+
+def plain_flows(stages: int) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """Plain Prefect flows of ``stages`` no-op tasks: linear chain and wide fan-out."""
+    from prefect import flow, task
+
+    @task
+    def noop_task(i: int, upstream: Any = None) -> int:
+        return i
+
+    @flow(name="plain-linear")
+    def plain_linear() -> int:
+        future = noop_task.submit(0)
+        for i in range(1, stages):
+            future = noop_task.submit(i, future)  # waits for the previous task's result
+        return future.result()
+
+    @flow(name="plain-wide")
+    def plain_wide() -> int:
+        first = noop_task.submit(0)
+        futures = [noop_task.submit(i, first) for i in range(1, stages)]
+        return sum(f.result() for f in futures)
+
+    return plain_linear, plain_wide
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def summarize(times: list[float]) -> dict[str, Any]:
+    return {
+        "best_s": round(min(times), 3),
+        "median_s": round(statistics.median(times), 3),
+        "runs_s": [round(t, 3) for t in times],
+    }
+
+
+def stage_code_seconds(ledger_url: str, run_id: int) -> float:
+    """Sum of (ended_at - started_at) over the run's completed stage attempts in the ledger."""
+    from sqlalchemy import select
+
+    from barecount.ledger.db import session_scope
+    from barecount.ledger.models import StageAttempt
+
+    with session_scope(ledger_url) as session:
+        attempts = session.execute(
+            select(StageAttempt).where(
+                StageAttempt.run_id == run_id, StageAttempt.state == "completed"
+            )
+        ).scalars()
+        return sum((a.ended_at - a.started_at).total_seconds() for a in attempts)
+
+
+def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    from barecount.examples.finance import write_extract
+    from barecount.runtime.flow import governed_pipeline
+    from barecount.runtime.server import start_local_server, use_api
+    from barecount.settings import get_settings
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    started = time.perf_counter()
+    api = start_local_server(settings)
+    print(f"server {api} up in {time.perf_counter() - started:.1f} s", flush=True)
+
+    noop_manifests = write_noop_manifests(root, args.stages)
+    plain_linear, plain_wide = plain_flows(args.stages)
+
+    def governed(shape: str) -> Callable[[], Any]:
+        def call() -> Any:
+            summary = governed_pipeline(
+                pipeline=f"noop-{shape}",
+                partition=PARTITION,
+                manifests=str(noop_manifests),
+                run_token=f"bench-{uuid.uuid4().hex}",  # fresh token: no cache hits
+            )
+            if summary["status"] != "completed" or len(summary["stages"]) != args.stages:
+                raise RuntimeError(f"noop-{shape} did not complete: {summary['status']}")
+
+        return call
+
+    cases = {
+        "governed_linear": governed("linear"),
+        "plain_linear": plain_linear,
+        "governed_wide": governed("wide"),
+        "plain_wide": plain_wide,
+    }
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    # Prefect's flow-run heartbeat thread sleeps in 1 s steps and every flow run waits for it
+    # to notice the end, which rounds each wall time up to whole seconds (DESIGN.md 7) and
+    # hides sub-second differences; both sides get the same setting.
+    heartbeats = {} if args.heartbeats else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    with use_api(api), temporary_settings(updates=heartbeats):
+        for name, fn in cases.items():
+            print(f"warm-up {name}: {timed(fn):.2f} s", flush=True)
+        for r in range(args.repeat):  # interleaved, so drift on the machine hits all alike
+            for name, fn in cases.items():
+                times[name].append(timed(fn))
+            print(
+                f"repeat {r + 1}/{args.repeat}: "
+                + ", ".join(f"{name} {t[-1]:.2f} s" for name, t in times.items()),
+                flush=True,
+            )
+
+        finance_manifests = write_finance_manifests(root, args.invoices)
+        extract = write_extract(settings.landing, "erp.invoices", PARTITION, args.invoices)
+        print(f"finance extract {extract.stat().st_size / 1e6:.1f} MB at {extract}", flush=True)
+        start = time.perf_counter()
+        summary = governed_pipeline(
+            pipeline="finance-kpi",
+            partition=PARTITION,
+            manifests=str(finance_manifests),
+            run_token=f"bench-{uuid.uuid4().hex}",
+        )
+        finance_wall = time.perf_counter() - start
+        stage_code = stage_code_seconds(settings.ledger_url, summary["run_id"])
+        print(
+            f"finance {args.invoices} invoices: {finance_wall:.2f} s wall, "
+            f"{stage_code:.2f} s in stage code, status {summary['status']}",
+            flush=True,
+        )
+
+    result: dict[str, Any] = {
+        "benchmark": "runtime-overhead",
+        "stages": args.stages,
+        "repeat": args.repeat,
+        "cpus": os.cpu_count(),
+        "log_level": args.log_level,
+        "flow_heartbeats": args.heartbeats,
+    }
+    for shape in ("linear", "wide"):
+        gov, plain = times[f"governed_{shape}"], times[f"plain_{shape}"]
+        result[shape] = {
+            "governed": summarize(gov),
+            "plain": summarize(plain),
+            "ratio_best": round(min(gov) / min(plain), 3),
+            "ratio_median": round(statistics.median(gov) / statistics.median(plain), 3),
+            "extra_ms_per_stage_median": round(
+                (statistics.median(gov) - statistics.median(plain)) / args.stages * 1000, 1
+            ),
+        }
+    result["target_ratio"] = TARGET_RATIO
+    result["finance"] = {
+        "invoices": args.invoices,
+        "status": summary["status"],
+        "wall_s": round(finance_wall, 3),
+        "stage_code_s": round(stage_code, 3),
+        "outside_share": round((finance_wall - stage_code) / finance_wall, 3),
+    }
+    return result
+
+
+def shutdown(root: Path, keep: bool) -> None:
+    """Flush Prefect's background workers, stop the server, remove the temporary home."""
+    from barecount.runtime.server import stop_local_server
+    from barecount.settings import get_settings
+
+    if "prefect" in sys.modules:  # send buffered run logs and events before the server goes
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=5)
+        EventsWorker.drain_all(timeout=5)
+    stop_local_server(get_settings())
+    if keep:
+        print(f"kept {root}", file=sys.stderr)
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each (default 3)")
+    parser.add_argument("--stages", type=int, default=50, help="stages per pipeline (default 50)")
+    parser.add_argument("--invoices", type=int, default=100_000, help="finance partition size")
+    parser.add_argument(
+        "--log-level", default="WARNING", help="PREFECT_LOGGING_LEVEL for both sides (WARNING)"
+    )
+    parser.add_argument(
+        "--heartbeats",
+        action="store_true",
+        help="keep Prefect's flow-run heartbeats (each run then rounds up to whole seconds)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary home")
+    args = parser.parse_args()
+    if args.stages < 2 or args.repeat < 1:
+        parser.error("--stages must be at least 2 and --repeat at least 1")
+
+    root = Path(tempfile.mkdtemp(prefix="barecount-bench-"))
+    configure_environment(root, args.log_level)  # before anything imports Prefect
+    try:
+        result = run(args, root)
+    finally:
+        shutdown(root, args.keep)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""runs, ledger show and ledger verify: reading the Evidence Ledger."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from barecount.cli.output import out, print_json
+from barecount.settings import get_settings
+
+app = typer.Typer(help="Read and verify the Evidence Ledger.", no_args_is_help=True)
+
+
+def runs(
+    pipeline: str | None = typer.Argument(None, help="Only this pipeline."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Recent pipeline runs with their tokens and outcomes."""
+    from barecount.ledger.db import session_scope
+    from barecount.ledger.store import runs as recent_runs
+    from barecount.ledger.store import summaries
+
+    with session_scope(get_settings().ledger_url) as session:
+        found = recent_runs(session=session, pipeline=pipeline, limit=limit)
+        ends = summaries(session=session, run_ids=[r.id for r in found])
+    rows = [
+        {
+            "run_id": r.id,
+            "pipeline": r.pipeline,
+            "partition": r.partition,
+            "token": r.token,
+            "trigger": r.trigger,
+            "started": r.recorded_at.isoformat(timespec="seconds"),
+            "status": ends[r.id].status if r.id in ends else "running",
+            "flow_run_id": r.flow_run_id,
+        }
+        for r in found
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("run", "pipeline", "partition", "status", "trigger", "started (UTC)", "token")
+    for row in rows:
+        table.add_row(
+            str(row["run_id"]),
+            row["pipeline"],
+            row["partition"],
+            row["status"],
+            row["trigger"],
+            row["started"],
+            row["token"],
+        )
+    out.print(table if rows else "no runs recorded yet")
+
+
+@app.command("show")
+def show(
+    token: str = typer.Option(..., "--token", "-t", help="Run token."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Everything recorded under a run token: runs, attempts, retries, publications."""
+    from barecount.ledger.db import session_scope
+    from barecount.ledger.store import evidence
+
+    with session_scope(get_settings().ledger_url) as session:
+        found = evidence(session=session, token=token)
+    if as_json:
+        print_json(
+            {
+                "token": token,
+                "runs": [r.model_dump(mode="json") for r in found.runs],
+                "attempts": [a.model_dump(mode="json") for a in found.attempts],
+                "publications": [p.model_dump(mode="json") for p in found.publications],
+                "summaries": [s.model_dump(mode="json") for s in found.summaries],
+            }
+        )
+        return
+    out.print(f"[bold]run token {token}[/]")
+    for run in found.runs:
+        out.print(
+            f"run {run.id}: {run.pipeline} {run.partition}, trigger {run.trigger}, "
+            f"contracts {run.contract_versions}, flow run {run.flow_run_id}"
+        )
+    attempts = Table(
+        "row",
+        "run",
+        "stage",
+        "attempt",
+        "state",
+        "started (UTC)",
+        "seconds",
+        "rows",
+        "output fingerprint",
+        "error",
+        title="stage attempts",
+        title_justify="left",
+    )
+    for a in found.attempts:
+        attempts.add_row(
+            str(a.id),
+            str(a.run_id),
+            a.stage,
+            str(a.attempt),
+            a.state,
+            a.started_at.isoformat(timespec="milliseconds"),
+            f"{(a.ended_at - a.started_at).total_seconds():.3f}",
+            "" if a.rows is None else str(a.rows),
+            (a.output_fingerprint or "")[:23],
+            f"{a.error_class}: {a.error_message}" if a.error_class else "",
+        )
+    out.print(attempts)
+    published = Table(
+        "row",
+        "KPI",
+        "partition",
+        "value",
+        "published (UTC)",
+        title="publications",
+        title_justify="left",
+    )
+    for p in found.publications:
+        published.add_row(
+            str(p.id), p.kpi, p.partition, str(p.value), p.recorded_at.isoformat(timespec="seconds")
+        )
+    out.print(published if found.publications else "publications: none")
+    for s in found.summaries:
+        out.print(f"run {s.run_id} ended: {s.status}{': ' + s.detail if s.detail else ''}")
+
+
+@app.command("verify")
+def verify_command(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Check the hash chain; name the first row that does not match. Exit 1 if any."""
+    from barecount.ledger.chain import verify
+    from barecount.ledger.db import session_scope
+
+    with session_scope(get_settings().ledger_url) as session:
+        result = verify(session)
+    if as_json:
+        print_json(
+            {
+                "ok": result.ok,
+                "rows": result.rows,
+                "problem": result.problem,
+                "row_id": result.row_id,
+                "table": result.table,
+            }
+        )
+    elif result.ok:
+        out.print(f"[green]ledger verified:[/] {result.rows} rows, chain intact")
+    else:
+        out.print(f"[red]ledger NOT verified:[/] {result.problem}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def register(root: typer.Typer) -> None:
+    root.command("runs")(runs)
+    root.add_typer(app, name="ledger")
