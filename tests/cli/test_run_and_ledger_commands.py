@@ -83,3 +83,44 @@ def test_ledger_database_down_is_a_clean_error(capsys, monkeypatch) -> None:
     assert code == 1
     assert "cannot open the ledger at postgresql+psycopg2://bc:***@127.0.0.1:9/x" in err
     assert "pw@" not in err
+
+
+def test_submitting_twice_with_one_token_creates_one_flow_run(capsys, home, manifests):
+    from prefect import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    from barecount.compiler import ENTRYPOINT, FLOW_NAME, WORK_POOL
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
+        except ObjectAlreadyExists:
+            pass
+        flow_id = client.create_flow_from_name(FLOW_NAME)
+        client.create_deployment(
+            flow_id=flow_id,
+            name="finance-kpi",
+            entrypoint=ENTRYPOINT,
+            work_pool_name=WORK_POOL,
+            parameters={"pipeline": "finance-kpi"},
+        )
+    args = [
+        "run",
+        "finance-kpi",
+        "-p",
+        "2026-10-01",
+        "-m",
+        str(manifests),
+        "--deployment",
+        "--json",
+    ]
+    first = json.loads(run(capsys, *args)[1])
+    second = json.loads(run(capsys, *args)[1])
+    assert first["state"] == "Scheduled"
+    assert second["flow_run_id"] == first["flow_run_id"]
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(first["flow_run_id"])
+    assert flow_run.idempotency_key == first["token"]
+    assert flow_run.parameters["run_token"] == first["token"]
+    assert flow_run.parameters["partition"] == "2026-10-01"

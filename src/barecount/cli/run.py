@@ -19,6 +19,12 @@ def run(
     token: str | None = typer.Option(None, "--token", help="Run under this run token (replay)."),
     manifests: Path | None = typer.Option(None, "--manifests", "-m", help="Manifests folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
+    deployment: bool = typer.Option(
+        False,
+        "--deployment",
+        help="Create a run of the pipeline's deployment for a worker instead of running here; "
+        "the run token is its idempotency key.",
+    ),
 ) -> None:
     """Run PIPELINE for one partition and print its KPIs and the Prefect UI link."""
     from barecount.manifest import load_manifests
@@ -36,6 +42,9 @@ def run(
     from barecount.runtime.server import resolve_api_url, ui_url, use_api
 
     api = resolve_api_url(settings)
+    if deployment:
+        _submit(folder, pipeline, partition, token, api, as_json)
+        return
     with use_api(api):
         from barecount.runtime.flow import governed_pipeline
 
@@ -58,6 +67,39 @@ def run(
         print_json(summary)
         return
     _print_summary(summary)
+
+
+def _submit(folder, pipeline, partition, token, api, as_json) -> None:
+    from barecount.manifest import load_manifests
+    from barecount.runtime.partitions import partition_for
+    from barecount.runtime.server import ui_url, use_api
+    from barecount.runtime.submit import submit_run
+
+    loaded = load_manifests(folder)
+    if partition is None:
+        from datetime import UTC, datetime
+
+        partition = partition_for(datetime.now(UTC), loaded.pipeline(pipeline).spec.partition).key
+    with use_api(api):
+        plan, flow_run = submit_run(
+            loaded, pipeline, partition, token=token, manifests_path=str(folder.absolute())
+        )
+    result = {
+        "pipeline": pipeline,
+        "partition": plan.partition,
+        "token": plan.token,
+        "flow_run_id": str(flow_run.id),
+        "state": flow_run.state_name,
+        "prefect_run_url": f"{ui_url(api)}/runs/flow-run/{flow_run.id}",
+    }
+    if as_json:
+        print_json(result)
+        return
+    out.print(
+        f"flow run {result['flow_run_id']} ({result['state']}) for {pipeline} {plan.partition}, "
+        f"token {plan.token}; a worker on the 'barecount' pool runs it\n"
+        f"Prefect run: {result['prefect_run_url']}"
+    )
 
 
 def _print_summary(summary: dict) -> None:

@@ -18,14 +18,15 @@ from barecount.errors import BareCountError, TerminalError, is_transient
 from barecount.ledger.chain import now
 from barecount.ledger.db import session_scope
 from barecount.ledger.store import finish_run, publish, start_run
-from barecount.manifest import ManifestSet, load_manifests
+from barecount.manifest import load_manifests
 from barecount.manifest.models import Pipeline, Retries, StageSpec
 from barecount.runtime.evidence import RunRef, record_stage_attempt
 from barecount.runtime.execute import execute_stage
 from barecount.runtime.partitions import parse_partition, partition_for
+from barecount.runtime.plan import plan_run
 from barecount.runtime.report import emit_published, write_artifacts
 from barecount.runtime.stage import StageResult
-from barecount.runtime.tokens import cache_key, check_token, compute_token
+from barecount.runtime.tokens import cache_key
 from barecount.settings import Settings, get_settings
 
 
@@ -133,12 +134,6 @@ def resolve_partition(pipeline: Pipeline, partition: str | None) -> str:
     return partition_for(instant, spec).key
 
 
-def contract_versions(manifests: ManifestSet, pipeline: Pipeline) -> dict[str, str]:
-    """Contract versions in force for the pipeline's stages."""
-    names = {s.contract for s in pipeline.spec.stages if s.contract}
-    return {name: str(manifests.contract(name).version) for name in sorted(names)}
-
-
 @flow(name="governed-pipeline", flow_run_name=_flow_run_name)
 def governed_pipeline(
     pipeline: str,
@@ -159,16 +154,8 @@ def governed_pipeline(
     settings = get_settings()
     loaded = load_manifests(manifests or settings.manifests)
     spec = loaded.pipeline(pipeline)
-    key = resolve_partition(spec, partition)
-    versions = contract_versions(loaded, spec)
-    digest = loaded.digest(pipeline)
-    token = (
-        check_token(run_token)
-        if run_token
-        else compute_token(
-            pipeline=pipeline, partition=key, manifest_digest=digest, contract_versions=versions
-        )
-    )
+    plan = plan_run(loaded, pipeline, resolve_partition(spec, partition), token=run_token)
+    key, token, versions = plan.partition, plan.token, plan.contract_versions
     flow_run_id = str(current_flow_run.id) if current_flow_run.id else None
     with session_scope(settings.ledger_url) as session:
         run = start_run(
@@ -176,7 +163,7 @@ def governed_pipeline(
             token=token,
             pipeline=pipeline,
             partition=key,
-            manifest_digest=digest,
+            manifest_digest=plan.manifest_digest,
             contract_versions=versions,
             trigger=trigger,
             flow_run_id=flow_run_id,

@@ -1,0 +1,48 @@
+"""Starting runs through a deployment, so a worker executes them, keyed by run token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.deployments import run_deployment
+
+from barecount.compiler import FLOW_NAME
+from barecount.manifest import ManifestSet
+from barecount.runtime.plan import RunPlan, plan_run
+
+
+def deployment_name(pipeline: str) -> str:
+    return f"{FLOW_NAME}/{pipeline}"
+
+
+def submit_run(
+    manifests: ManifestSet,
+    pipeline: str,
+    partition: str,
+    *,
+    token: str | None = None,
+    manifests_path: str | None = None,
+    trigger: str = "cli",
+) -> tuple[RunPlan, Any]:
+    """Create a flow run of the pipeline's deployment without waiting for it.
+
+    The run token is the Prefect idempotency key: asking twice for the same token
+    returns the flow run created the first time instead of a second one.
+    """
+    plan = plan_run(manifests, pipeline, partition, token=token)
+    parameters: dict[str, Any] = {
+        "pipeline": pipeline,
+        "partition": plan.partition,
+        "run_token": plan.token,
+        "trigger": trigger,
+    }
+    if manifests_path:
+        parameters["manifests"] = manifests_path
+    flow_run = run_deployment(
+        deployment_name(pipeline),
+        parameters=parameters,
+        idempotency_key=plan.token,
+        timeout=0,
+        as_subflow=False,
+    )
+    return plan, flow_run
