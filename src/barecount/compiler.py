@@ -93,7 +93,10 @@ def compile_trigger(pipeline: Pipeline, trigger: Any) -> dict[str, Any]:
         "parameters": {
             "pipeline": pipeline.name,
             "partition": "{{ event.payload.partition }}",
-            "trigger": f"{trigger.on}:{what}",
+            "trigger": f"{trigger.on}:{what}"
+            # an approval names the pipeline whose paused run it resumed: that run goes on
+            # by itself, so the flow skips the copy this trigger would start
+            + (":{{ event.payload.pipeline }}" if isinstance(trigger, ContractApproved) else ""),
         },
     }
 

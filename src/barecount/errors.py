@@ -52,6 +52,24 @@ class TerminalError(StageError):
     transient = False
 
 
+class GovernanceError(TerminalError):
+    """Governance stopped the run: a drift was rejected, or another run's drift holds it."""
+
+    status = "failed"
+
+
+class ContractRejected(GovernanceError):
+    """The drift was rejected (or nobody decided in time): nothing downstream runs."""
+
+    status = "rejected"
+
+
+class GovernanceBlocked(GovernanceError):
+    """Another run's drift on the same contract awaits governance."""
+
+    status = "blocked"
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether a stage failure should be retried.
 

@@ -53,7 +53,8 @@ def test_ledger_show_runs_and_verify(capsys, home: Path, manifests: Path) -> Non
 
     code, out, _ = run(capsys, "ledger", "verify")
     assert code == 0
-    assert "ledger verified: 8 rows, chain intact" in out
+    # run, contract version, 3 attempts, gate check, 3 publications, summary
+    assert "ledger verified: 10 rows, chain intact" in out
 
     publication_id = shown["publications"][0]["id"]
     with sqlite3.connect(home / "ledger.db") as conn:

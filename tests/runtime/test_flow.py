@@ -79,7 +79,7 @@ def test_independent_stages_run_concurrently(home: Path, manifests: Path) -> Non
                 "name": "extract",
                 "kind": "ingestion",
                 "run": "bc_test_stages:extract",
-                "contract": "invoices",
+                "contract": "items",
             },
             {"name": "left", "needs": ["extract"], **sleepy},
             {"name": "right", "needs": ["extract"], **sleepy},
@@ -114,7 +114,7 @@ def test_failed_stage_stops_downstream_with_clear_message(home: Path, manifests:
                 "name": "extract",
                 "kind": "ingestion",
                 "run": "bc_test_stages:extract",
-                "contract": "invoices",
+                "contract": "items",
             },
             {
                 "name": "bad",

@@ -23,7 +23,7 @@ EXTRACT = {
     "name": "extract",
     "kind": "ingestion",
     "run": "bc_test_stages:extract",
-    "contract": "invoices",
+    "contract": "items",
 }
 
 

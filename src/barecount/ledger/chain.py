@@ -60,6 +60,11 @@ def _head(session: Session) -> ChainHead:
     return session.execute(query).scalar_one()  # created with the schema (ledger.db)
 
 
+def lock_chain(session: Session) -> None:
+    """Serialize this transaction with every other ledger writer (check-then-append)."""
+    _head(session)
+
+
 def append(session: Session, row: ROW) -> ROW:
     """Give ``row`` the next place in the chain and add it. Call inside a transaction."""
     head = _head(session)

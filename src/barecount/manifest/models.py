@@ -171,6 +171,15 @@ class Alerts(Strict):
     escalate_after: int = Field(default=3, ge=1, description="Failed runs before escalating.")
 
 
+class Governance(Strict):
+    approval_timeout_seconds: int = Field(
+        default=86400,
+        ge=1,
+        description="How long a run paused on schema drift waits for a decision before it "
+        "fails as rejected.",
+    )
+
+
 class StageSpec(Strict):
     name: Name = Field(description="Stage name, unique in the pipeline.")
     kind: Literal["ingestion", "transform", "kpi"] = Field(description="What the stage does.")
@@ -220,6 +229,9 @@ class PipelineSpec(Strict):
     triggers: tuple[Trigger, ...] = Field(default=(), description="Event-driven runs.")
     retries: Retries = Field(default_factory=Retries, description="Default retry policy.")
     alerts: Alerts = Field(default_factory=Alerts, description="Who hears about failures.")
+    governance: Governance = Field(
+        default_factory=Governance, description="How drift held for governance is handled."
+    )
     stages: tuple[StageSpec, ...] = Field(min_length=1, description="The pipeline's stages.")
 
 

@@ -63,6 +63,16 @@ class ManifestSet:
         loaded = self.teams.get(name) if name else None
         return loaded.model if loaded else None
 
+    def owning_team_of_contract(self, contract: str, pipeline: Pipeline) -> Team | None:
+        """The team whose approvers decide on drift: the contract's owner, else the pipeline's."""
+        owner = None
+        for prop in self.contract(contract).customProperties or ():
+            if prop.property == "barecount.owner":
+                owner = prop.value
+        if owner and owner in self.teams:
+            return self.teams[owner].model
+        return self.owning_team(pipeline)
+
     def digest(self, name: str) -> str:
         """Digest of a pipeline manifest and the contracts its stages name.
 

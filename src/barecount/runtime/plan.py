@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from barecount.governance.registry import versions_in_force
+from barecount.ledger.db import session_scope
+from barecount.ledger.models import ContractVersion
 from barecount.manifest import ManifestSet
 from barecount.manifest.models import Pipeline
 from barecount.runtime.partitions import parse_partition
@@ -21,19 +24,36 @@ class RunPlan:
     token: str = ""
 
 
-def contract_versions(manifests: ManifestSet, pipeline: Pipeline) -> dict[str, str]:
-    """Contract versions in force for the pipeline's stages."""
-    names = {s.contract for s in pipeline.spec.stages if s.contract}
-    return {name: str(manifests.contract(name).version) for name in sorted(names)}
+def contract_names(pipeline: Pipeline) -> list[str]:
+    """Contracts the pipeline's stages are governed by."""
+    return sorted({s.contract for s in pipeline.spec.stages if s.contract})
+
+
+def ledger_versions(
+    ledger_url: str, manifests: ManifestSet, pipeline: str, pins: dict[str, str] | None = None
+) -> dict[str, ContractVersion]:
+    """Contract versions in force for a pipeline, from the ledger (manifests registered)."""
+    with session_scope(ledger_url) as session:
+        return versions_in_force(
+            session=session,
+            manifests=manifests,
+            contracts=contract_names(manifests.pipeline(pipeline)),
+            pins=pins,
+        )
 
 
 def plan_run(
-    manifests: ManifestSet, pipeline: str, partition: str, *, token: str | None = None
+    manifests: ManifestSet,
+    pipeline: str,
+    partition: str,
+    *,
+    versions: dict[str, str],
+    token: str | None = None,
 ) -> RunPlan:
     """Plan a run of ``pipeline`` for a partition key; a given token is checked, not derived."""
     spec = manifests.pipeline(pipeline)
     key = parse_partition(partition, spec.spec.partition).key
-    versions = contract_versions(manifests, spec)
+    versions = dict(sorted(versions.items()))
     digest = manifests.digest(pipeline)
     return RunPlan(
         pipeline=pipeline,

@@ -8,7 +8,8 @@ from prefect.deployments import run_deployment
 
 from barecount.compiler import FLOW_NAME
 from barecount.manifest import ManifestSet
-from barecount.runtime.plan import RunPlan, plan_run
+from barecount.runtime.plan import RunPlan, ledger_versions, plan_run
+from barecount.settings import get_settings
 
 
 def deployment_name(pipeline: str) -> str:
@@ -29,7 +30,9 @@ def submit_run(
     The run token is the Prefect idempotency key: asking twice for the same token
     returns the flow run created the first time instead of a second one.
     """
-    plan = plan_run(manifests, pipeline, partition, token=token)
+    in_force = ledger_versions(get_settings().ledger_url, manifests, pipeline)
+    versions = {name: row.version for name, row in in_force.items()}
+    plan = plan_run(manifests, pipeline, partition, versions=versions, token=token)
     parameters: dict[str, Any] = {
         "pipeline": pipeline,
         "partition": plan.partition,

@@ -1,0 +1,61 @@
+"""ODCS contracts as schemas BareCount can compare, and how approved versions are numbered."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from open_data_contract_standard.model import OpenDataContractStandard
+
+from barecount.governance.schema import ExtractedSchema, SchemaColumn
+
+
+def contract_schema(contract: OpenDataContractStandard) -> ExtractedSchema:
+    """The contract's first schema object as columns (logical types, required)."""
+    obj = (contract.schema_ or [None])[0]
+    if obj is None:
+        raise ValueError(f"contract {contract.name!r} declares no schema objects")
+    return ExtractedSchema(
+        object=obj.name or contract.name or "object",
+        columns=tuple(
+            SchemaColumn(
+                name=p.name or "",
+                logical_type=(p.logicalType or "string"),
+                required=bool(p.required),
+            )
+            for p in obj.properties or ()
+        ),
+    )
+
+
+def setting(contract: OpenDataContractStandard, key: str, default: Any = None) -> Any:
+    """A BareCount setting from the contract's customProperties ('barecount.<key>')."""
+    for prop in contract.customProperties or ():
+        if prop.property == f"barecount.{key}":
+            return prop.value
+    return default
+
+
+def next_version(version: str, *, breaking: bool) -> str:
+    """The version an approved drift gets: major bump when breaking, minor otherwise."""
+    match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)(.*)", version)
+    if not match:
+        return f"{version}+approved"
+    major, minor = int(match[1]), int(match[2])
+    return f"{major + 1}.0.0" if breaking else f"{major}.{minor + 1}.0"
+
+
+def document_with_schema(
+    contract: OpenDataContractStandard, schema: ExtractedSchema, version: str
+) -> dict[str, Any]:
+    """The ODCS document of an approved version: the old one with the new schema."""
+    doc = contract.model_dump(mode="json", by_alias=True, exclude_none=True)
+    doc["version"] = version
+    obj = (doc.get("schema") or [{}])[0]
+    obj["name"] = schema.object
+    obj["properties"] = [
+        {"name": c.name, "logicalType": c.logical_type, "required": c.required}
+        for c in schema.columns
+    ]
+    doc["schema"] = [obj, *doc.get("schema", [])[1:]]
+    return doc

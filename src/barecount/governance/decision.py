@@ -1,0 +1,80 @@
+"""Governance decisions: the form a reviewer fills in, and whether it counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from prefect.input import RunInput
+from pydantic import Field
+
+from barecount.governance.signing import approval_message, verify_signature
+from barecount.manifest.models import Team
+
+
+class GovernanceDecision(RunInput):
+    """The input a paused run waits for. The Prefect UI renders it as the resume form."""
+
+    decision: Literal["approve", "reject"] = Field(
+        description="approve: the drifted schema becomes the new contract version; "
+        "reject: the run fails and nothing downstream runs."
+    )
+    approver: str = Field(description="Your approver name on the owning team.")
+    reason: str = Field(default="", description="Why; kept in the Evidence Ledger.")
+    signature: str = Field(
+        default="",
+        description="Ed25519 signature (base64) when the team requires signed approvals; "
+        "'barecount approve' fills it in.",
+    )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a decision is accepted, and if not, why (recorded either way)."""
+
+    accepted: bool
+    reason: str
+
+
+def authorize(
+    decision: GovernanceDecision,
+    *,
+    team: Team | None,
+    flow_run_id: str,
+    contract: str,
+    fingerprint: str,
+) -> Verdict:
+    """Accept a decision only from an approver on the owning team, signed where required."""
+    if team is None:
+        return Verdict(False, f"contract {contract!r} has no owning team to approve it")
+    approver = next((a for a in team.spec.approvers if a.name == decision.approver), None)
+    if approver is None:
+        names = ", ".join(a.name for a in team.spec.approvers) or "none"
+        return Verdict(
+            False,
+            f"{decision.approver!r} is not an approver of team {team.name!r} (approvers: {names})",
+        )
+    if decision.decision == "reject" and not decision.reason.strip():
+        return Verdict(False, "a rejection needs a reason")
+    if team.spec.require_signed_approvals:
+        if not decision.signature:
+            return Verdict(
+                False,
+                f"team {team.name!r} requires signed decisions and this one carries no "
+                "signature; use 'barecount approve' or 'barecount reject', which sign",
+            )
+        message = approval_message(
+            flow_run_id=flow_run_id,
+            contract=contract,
+            fingerprint=fingerprint,
+            decision=decision.decision,
+        )
+        if not approver.public_key or not verify_signature(
+            approver.public_key, message, decision.signature
+        ):
+            return Verdict(
+                False,
+                f"the signature does not verify with {decision.approver!r}'s public key for "
+                "this run, contract, schema and decision",
+            )
+    return Verdict(True, "accepted")

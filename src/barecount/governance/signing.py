@@ -1,0 +1,81 @@
+"""Ed25519 keys and signatures: what makes an approval attributable to one person."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from barecount.errors import BareCountError
+
+
+class SigningKeyError(BareCountError, ValueError):
+    """A key file or public key that cannot be used."""
+
+
+def approval_message(*, flow_run_id: str, contract: str, fingerprint: str, decision: str) -> bytes:
+    """What an approver signs: binds the decision to one run, contract and schema."""
+    return f"barecount-approval:v1\n{flow_run_id}\n{contract}\n{fingerprint}\n{decision}".encode()
+
+
+def key_path(home: Path, name: str) -> Path:
+    return home / "keys" / f"{name}.key"
+
+
+def generate_key(home: Path, name: str, *, overwrite: bool = False) -> str:
+    """Write a new private key (mode 0600) and return the public key line for the team."""
+    path = key_path(home, name)
+    if path.exists() and not overwrite:
+        raise SigningKeyError(
+            f"{path} exists; pass --force to replace it (the old key stops working)"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    os.chmod(path, 0o600)
+    return public_key_line(key.public_key())
+
+
+def public_key_line(public: Ed25519PublicKey) -> str:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return "ed25519:" + base64.b64encode(raw).decode()
+
+
+def load_private_key(home: Path, name: str) -> Ed25519PrivateKey | None:
+    """The approver's private key, or None when they have none here."""
+    path = key_path(home, name)
+    if not path.exists():
+        return None
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except ValueError:
+        raise SigningKeyError(f"{path} is not a PEM private key; regenerate it") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningKeyError(f"{path} is not an Ed25519 key; regenerate it")
+    return key
+
+
+def sign(key: Ed25519PrivateKey, message: bytes) -> str:
+    return base64.b64encode(key.sign(message)).decode()
+
+
+def verify_signature(public_key: str, message: bytes, signature: str) -> bool:
+    """Whether ``signature`` (base64) over ``message`` was made by ``public_key``."""
+    try:
+        raw = base64.b64decode(public_key.removeprefix("ed25519:"), validate=True)
+        sig = base64.b64decode(signature, validate=True)
+        Ed25519PublicKey.from_public_bytes(raw).verify(sig, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
