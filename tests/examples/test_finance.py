@@ -346,11 +346,6 @@ def test_type_change_makes_the_gdp_fail_naming_column_line_and_value(tmp_path):
     ("drift", "problem"),
     [
         ("drop-column", "extract has no column due_date; fix the extract"),
-        (
-            "rename-column",
-            "extract has no column customer_id, but has column client_id the contract does"
-            " not know",
-        ),
     ],
 )
 def test_missing_column_makes_the_gdp_fail_naming_it(tmp_path, drift, problem):
@@ -423,3 +418,22 @@ def test_kpis_param_limits_what_is_computed_and_replaced(tmp_path):
     assert query(tmp_path, "SELECT count(*) FROM kpi_values") == [(3,)]
     with pytest.raises(TerminalError, match=r"unknown KPI\(s\) margin in params\.kpis: known are"):
         materialize_kpis(make_ctx(tmp_path, "kpi-finance", kpis=["dso_days", "margin"]))
+
+
+def test_gdp_without_customer_column_keeps_kpis(tmp_path):
+    """An approved rename of customer_id: the GDP builds, customers unknown, KPIs unchanged."""
+    clean_dir = tmp_path / "clean"
+    ingest_invoices(make_ctx(clean_dir, "ingest-invoices"))
+    build_invoice_gdp(make_ctx(clean_dir, "gdp-invoices"))
+    clean = materialize_kpis(make_ctx(clean_dir, "kpi-finance"))
+
+    write_extract(tmp_path / "landing", SOURCE, DAY, drift="rename-column")
+    ingest_invoices(make_ctx(tmp_path, "ingest-invoices"))
+    gdp = build_invoice_gdp(make_ctx(tmp_path, "gdp-invoices"))
+    kpis = materialize_kpis(make_ctx(tmp_path, "kpi-finance"))
+
+    assert gdp.tables["gdp_invoices"] > 0
+    assert query(tmp_path, "SELECT count(*) FROM gdp_invoices WHERE customer_id IS NOT NULL") == [
+        (0,)
+    ]
+    assert kpis.kpis == clean.kpis

@@ -7,6 +7,7 @@ import sys
 import typer
 from typer._click import exceptions as click_exceptions  # typer vendors click
 
+from barecount.cli import governance as governance_cmds
 from barecount.cli import ledger as ledger_cmds
 from barecount.cli import manifests as manifests_cmds
 from barecount.cli import run as run_cmds
@@ -24,6 +25,7 @@ app = typer.Typer(
 manifests_cmds.register(app)
 run_cmds.register(app)
 ledger_cmds.register(app)
+governance_cmds.register(app)
 app.add_typer(server_cmds.app, name="server")
 
 

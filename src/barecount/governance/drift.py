@@ -117,15 +117,15 @@ def diff_schema(
                     reason="consumers of this column break",
                 )
             )
-    for name, old in ours.items():
-        new = theirs.get(name)
+    for column, old in ours.items():
+        new = theirs.get(column)
         if new is None:
             continue
         if new.logical_type != old.logical_type:
             changes.append(
                 Change(
                     kind="type-changed",
-                    column=name,
+                    column=column,
                     before=old.logical_type,
                     after=new.logical_type,
                     breaking=True,
@@ -136,7 +136,7 @@ def diff_schema(
             changes.append(
                 Change(
                     kind="now-nullable",
-                    column=name,
+                    column=column,
                     before="required",
                     after="has empty values",
                     breaking=True,
@@ -147,7 +147,7 @@ def diff_schema(
             changes.append(
                 Change(
                     kind="now-required",
-                    column=name,
+                    column=column,
                     before="optional",
                     after="always filled",
                     breaking=False,

@@ -35,6 +35,9 @@ RAW_COLUMNS = (
     "due_date",
     "paid_date",
 )
+# No KPI needs the customer: an extract without it (say, an approved rename) still builds a
+# GDP, with customer_id NULL and the new column kept in raw_invoices.extra.
+GDP_OPTIONAL = frozenset({"customer_id"})
 _RAW_LAYOUT = ("source", "partition", "source_file", "line_no", *RAW_COLUMNS, "extra")
 _RAW_DDL = f"""CREATE TABLE IF NOT EXISTS raw_invoices (
     source TEXT NOT NULL, partition TEXT NOT NULL, source_file TEXT NOT NULL,
@@ -48,7 +51,7 @@ _GDP_COLUMNS = (
     " issue_date, due_date, paid_date, source_file, line_no"
 )
 _GDP_DDL = """CREATE TABLE IF NOT EXISTS gdp_invoices (
-    partition TEXT NOT NULL, invoice_id TEXT NOT NULL, customer_id TEXT NOT NULL,
+    partition TEXT NOT NULL, invoice_id TEXT NOT NULL, customer_id TEXT,
     amount REAL NOT NULL, currency TEXT NOT NULL, amount_eur REAL NOT NULL,
     issue_date TEXT NOT NULL, due_date TEXT NOT NULL, paid_date TEXT,
     source_file TEXT NOT NULL, line_no INTEGER NOT NULL,
@@ -375,7 +378,9 @@ def _check_typeable(conn: sqlite3.Connection, source: str, partition: str) -> No
     if total == 0:
         return
     fix = "fix the extract, or approve a new contract version and adapt build_invoice_gdp to it"
-    missing = [c for c, n in zip(RAW_COLUMNS, present, strict=True) if n == 0]
+    missing = [
+        c for c, n in zip(RAW_COLUMNS, present, strict=True) if n == 0 and c not in GDP_OPTIONAL
+    ]
     if missing:
         unknown = [
             key

@@ -1,0 +1,329 @@
+"""Issue 4 acceptance on a real Prefect server: drift pauses the run until governance decides."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from prefect import get_client
+from prefect.flow_runs import resume_flow_run
+from sqlalchemy import select
+
+from barecount.cli.main import main
+from barecount.examples.finance import write_extract
+from barecount.governance.signing import approval_message, load_private_key, sign
+from barecount.ledger.db import session_scope
+from barecount.ledger.governance_store import decisions_for, pending_holds
+from barecount.ledger.models import ContractVersion, GateCheck, Publication, RunSummary
+from barecount.settings import get_settings
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+@pytest.fixture
+def governed(manifests: Path, home: Path) -> Path:
+    """Shipped manifests with signed approvals: alice and bob hold keys, mallory is no one."""
+    lines = []
+    for name in ("alice", "bob"):
+        assert main(["keys", "generate", name, "--force"]) == 0
+    home_dir = get_settings().home
+    for name in ("alice", "bob"):
+        from barecount.governance.signing import public_key_line
+
+        key = load_private_key(home_dir, name)
+        lines.append(f'    - {{name: {name}, public_key: "{public_key_line(key.public_key())}"}}')
+    team = manifests / "teams" / "finance-data.yaml"
+    text = team.read_text()
+    start, end = text.index("  approvers:"), text.index("  require_signed_approvals")
+    team.write_text(
+        text[:start]
+        + "  approvers:\n"
+        + "\n".join(lines)
+        + "\n"
+        + text[end:].replace("require_signed_approvals: false", "require_signed_approvals: true")
+    )
+    pipeline = manifests / "pipelines" / "finance-kpi.yaml"
+    pipeline.write_text(
+        pipeline.read_text().replace(
+            "  stages:", "  governance: {approval_timeout_seconds: 300}\n  stages:"
+        )
+    )
+    return manifests
+
+
+def start_run(manifests: Path, partition: str) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "barecount.cli.main",
+        "run",
+        "finance-kpi",
+        "--partition",
+        partition,
+        "-m",
+        str(manifests),
+    ]
+    return subprocess.Popen(
+        command, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for_hold(partition: str, process: subprocess.Popen, timeout: float = 90) -> GateCheck:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with session_scope(get_settings().ledger_url) as session:
+            for check, _ in pending_holds(session=session):
+                if check.partition == partition:
+                    if flow_state(check.flow_run_id) == "Paused":
+                        return check
+        if process.poll() is not None:
+            raise AssertionError(f"run ended before pausing: {process.communicate()}")
+        time.sleep(0.5)
+    raise AssertionError(f"no pending hold for {partition} within {timeout} s")
+
+
+def flow_state(flow_run_id: str) -> str:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id).state.name
+
+
+def wait_paused_again(check: GateCheck, decisions: int, timeout: float = 60) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with session_scope(get_settings().ledger_url) as session:
+            found = decisions_for(session=session, check_id=check.id)
+        if len(found) >= decisions and flow_state(check.flow_run_id) == "Paused":
+            return found
+        time.sleep(0.5)
+    raise AssertionError("the run did not pause again after a refused decision")
+
+
+def warehouse_rows(home: Path, table: str, partition: str) -> int:
+    with sqlite3.connect(home / "warehouse.db") as conn:
+        exists = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name = ?", (table,)
+        ).fetchone()[0]
+        if not exists:
+            return 0
+        return conn.execute(
+            f"SELECT count(*) FROM {table} WHERE partition = ?", (partition,)
+        ).fetchone()[0]
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()  # drop what came before (the fixture's key generation)
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_seed_scenario_drift_pauses_until_signed_approval(capsys, governed: Path, home: Path):
+    partition = "2026-11-20"
+    write_extract(home / "landing", "erp.invoices", partition, 500, drift="rename-column")
+    process = start_run(governed, partition)
+    check = wait_for_hold(partition, process)
+    assert check.classification == "breaking"
+    assert [(c["kind"], c["column"]) for c in check.diff] == [("renamed", "customer_id")]
+    # held: nothing downstream of the gate exists for this partition
+    assert warehouse_rows(home, "gdp_invoices", partition) == 0
+    assert warehouse_rows(home, "kpi_values", partition) == 0
+
+    code, out, _ = cli(capsys, "pending", "--json")
+    assert code == 0
+    assert [(p["flow_run_id"], p["contract"], p["partition"]) for p in json.loads(out)] == [
+        (check.flow_run_id, "invoices@1.0.0", partition)
+    ]
+    assert json.loads(out)[0]["drift"] == "breaking: customer_id renamed"
+
+    code, out, err = cli(
+        capsys,
+        "approve",
+        check.flow_run_id,
+        "--as",
+        "alice",
+        "--reason",
+        "ERP renamed the column; customers are not needed for KPIs",
+    )
+    assert code == 0, err
+    assert "sent approve by alice (signed)" in out
+    assert "accepted: approve; contract invoices is now version 2.0.0" in out
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert "revenue_daily" in stdout
+
+    assert warehouse_rows(home, "gdp_invoices", partition) > 0  # the GDP was recomputed
+    with session_scope(get_settings().ledger_url) as session:
+        decisions = decisions_for(session=session, check_id=check.id)
+        version = session.execute(
+            select(ContractVersion).where(ContractVersion.version == "2.0.0")
+        ).scalar_one()
+        published = (
+            session.execute(select(Publication).where(Publication.token == check.token))
+            .scalars()
+            .all()
+        )
+        summary = session.execute(
+            select(RunSummary).where(RunSummary.token == check.token)
+        ).scalar_one()
+    assert [(d.approver, d.accepted, d.signed, d.new_version) for d in decisions] == [
+        ("alice", True, True, "2.0.0")
+    ]
+    assert (version.source, version.approved_by, version.token) == (
+        "approval",
+        "alice",
+        check.token,
+    )
+    assert "client_id" in [c["name"] for c in version.columns]
+    assert sorted(p.kpi for p in published) == ["dso_days", "overdue_ratio", "revenue_daily"]
+    assert summary.status == "published"
+    code, out, _ = cli(capsys, "pending")
+    assert "nothing waits for governance" in out
+
+
+def test_rejection_fails_the_run_without_publishing(capsys, governed: Path, home: Path):
+    partition = "2026-11-19"
+    write_extract(home / "landing", "erp.invoices", partition, 500, drift="drop-column")
+    process = start_run(governed, partition)
+    check = wait_for_hold(partition, process)
+    code, out, err = cli(
+        capsys,
+        "reject",
+        check.token,
+        "--as",
+        "bob",
+        "--reason",
+        "due dates are required for the overdue ratio",
+    )
+    assert code == 0, err
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert (
+        "drift on invoices rejected by bob: due dates are required for the overdue ratio" in stderr
+    )
+    with session_scope(get_settings().ledger_url) as session:
+        decisions = decisions_for(session=session, check_id=check.id)
+        summary = session.execute(
+            select(RunSummary).where(RunSummary.token == check.token)
+        ).scalar_one()
+        published = (
+            session.execute(select(Publication).where(Publication.token == check.token))
+            .scalars()
+            .all()
+        )
+    assert [(d.decision, d.approver, d.accepted) for d in decisions] == [("reject", "bob", True)]
+    assert summary.status == "rejected"
+    assert published == []
+    assert warehouse_rows(home, "gdp_invoices", partition) == 0
+
+
+def test_unauthorised_decisions_are_refused_recorded_and_the_run_stays_paused(
+    capsys, governed: Path, home: Path
+):
+    partition = "2026-11-18"
+    write_extract(home / "landing", "erp.invoices", partition, 500, drift="drop-column")
+    process = start_run(governed, partition)
+    check = wait_for_hold(partition, process)
+    alice = load_private_key(get_settings().home, "alice")
+
+    def sign_for(flow_run_id: str) -> str:
+        return sign(
+            alice,
+            approval_message(
+                flow_run_id=flow_run_id,
+                contract="invoices",
+                fingerprint=check.schema_fingerprint,
+                decision="approve",
+            ),
+        )
+
+    # what the Prefect UI sends: a filled form, through resume_flow_run
+    forms = [
+        {"decision": "approve", "approver": "mallory", "reason": "", "signature": ""},
+        {"decision": "approve", "approver": "alice", "reason": "looks fine", "signature": ""},
+        {
+            "decision": "approve",
+            "approver": "alice",
+            "reason": "",
+            "signature": sign_for("00000000-0000-0000-0000-000000000000"),
+        },
+    ]
+    for count, form in enumerate(forms, start=1):
+        resume_flow_run(check.flow_run_id, run_input=form)
+        decisions = wait_paused_again(check, count)
+    assert [(d.approver, d.accepted) for d in decisions] == [
+        ("mallory", False),
+        ("alice", False),
+        ("alice", False),
+    ]
+    assert decisions[0].verdict.startswith("'mallory' is not an approver of team 'finance-data'")
+    assert decisions[1].verdict.startswith("team 'finance-data' requires signed decisions")
+    assert decisions[2].verdict.startswith("the signature does not verify")
+    assert warehouse_rows(home, "gdp_invoices", partition) == 0
+
+    code, _, err = cli(capsys, "approve", check.flow_run_id, "--as", "mallory")
+    assert code == 1
+    assert "refused: 'mallory' is not an approver" in err
+    code, _, _ = cli(capsys, "reject", check.flow_run_id, "--as", "alice", "--reason", "cleanup")
+    assert code == 0
+    process.communicate(timeout=120)
+    assert process.returncode == 1
+
+
+def test_non_breaking_drift_is_auto_approved_when_the_contract_allows(manifests: Path, home: Path):
+    from barecount.runtime.flow import governed_pipeline
+
+    contract = manifests / "contracts" / "invoices.yaml"
+    contract.write_text(contract.read_text().replace("value: none", "value: non-breaking"))
+    assert "non-breaking" in contract.read_text()
+    partition = "2026-11-17"
+    write_extract(home / "landing", "erp.invoices", partition, 300, drift="add-column")
+    summary = governed_pipeline(
+        pipeline="finance-kpi", partition=partition, manifests=str(manifests)
+    )
+    assert summary["status"] == "published"
+    assert summary["contracts"] == {"invoices": "1.1.0"}
+    with session_scope(get_settings().ledger_url) as session:
+        check = session.execute(
+            select(GateCheck).where(GateCheck.partition == partition)
+        ).scalar_one()
+        version = session.execute(
+            select(ContractVersion).where(ContractVersion.version == "1.1.0")
+        ).scalar_one()
+        decisions = decisions_for(session=session, check_id=check.id)
+    assert (check.outcome, check.classification) == ("auto-approved", "non-breaking")
+    assert (version.source, version.approved_by) == ("auto-approval", "auto")
+    assert [(d.approver, d.accepted) for d in decisions] == [("auto", True)]
+
+
+def test_second_run_on_a_held_contract_is_blocked_at_its_gate(capsys, governed: Path, home):
+    from barecount.runtime.flow import governed_pipeline
+
+    held = "2026-11-16"
+    write_extract(home / "landing", "erp.invoices", held, 300, drift="drop-column")
+    process = start_run(governed, held)
+    check = wait_for_hold(held, process)
+
+    state = governed_pipeline(
+        pipeline="finance-kpi", partition="2026-11-15", manifests=str(governed), return_state=True
+    )
+    assert state.is_failed()
+    message = str(state.result(raise_on_failure=False))
+    assert message == (
+        f"blocked: drift on invoices awaiting governance (run {check.flow_run_id}, "
+        f"finance-kpi {held})"
+    )
+    assert warehouse_rows(home, "gdp_invoices", "2026-11-15") == 0
+    with session_scope(get_settings().ledger_url) as session:
+        blocked = session.execute(
+            select(GateCheck).where(GateCheck.partition == "2026-11-15")
+        ).scalar_one()
+    assert (blocked.outcome, blocked.detail) == ("blocked", message)
+
+    assert cli(capsys, "reject", check.flow_run_id, "--as", "bob", "--reason", "x")[0] == 0
+    process.communicate(timeout=120)
