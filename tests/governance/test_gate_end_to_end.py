@@ -191,7 +191,7 @@ def test_rejection_fails_the_run_without_publishing(capsys, governed: Path, home
     write_extract(home / "landing", "erp.invoices", partition, 500, drift="drop-column")
     process = start_run(governed, partition)
     check = wait_for_hold(partition, process)
-    code, out, err = cli(
+    code, _, err = cli(
         capsys,
         "reject",
         check.token,
