@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import event, insert, select, text
@@ -17,6 +17,7 @@ from barecount.ledger import models
 
 GENESIS_HASH = "sha256:" + "0" * 64
 _engines: dict[str, Engine] = {}
+_writers: dict[str, threading.Lock] = {}
 _lock = threading.Lock()
 
 
@@ -110,10 +111,16 @@ def _reason(exc: Exception) -> str:
 
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
-    """A session in one transaction: committed on success, rolled back on error."""
+    """A session in one transaction: committed on success, rolled back on error.
+
+    On SQLite, transactions of one process queue on a lock here instead of inside
+    SQLite, whose busy handler sleeps in growing steps: with stages running in
+    threads that doubled the ledger's share of a run (bench/overhead.py).
+    """
     engine = get_engine(url)
+    writer = _writers.setdefault(url, threading.Lock()) if engine.dialect.name == "sqlite" else None
     try:
-        with Session(engine, expire_on_commit=False) as session:
+        with writer or nullcontext(), Session(engine, expire_on_commit=False) as session:
             with session.begin():
                 yield session
     except OperationalError as exc:

@@ -114,6 +114,18 @@ def stage_task_options(pipeline: Pipeline, stage: StageSpec, settings: Settings)
     }
 
 
+_tasks: dict[str, Any] = {}
+
+
+def _stage_task(options: dict[str, Any]) -> Any:
+    """run_stage with a stage's options, built once: Prefect's Task() reads source each time."""
+    key = repr(sorted(options.items(), key=lambda item: item[0]))
+    task_obj = _tasks.get(key)
+    if task_obj is None:
+        task_obj = _tasks[key] = run_stage.with_options(**options)
+    return task_obj
+
+
 def run_stages(
     spec: Pipeline, *, partition: str, ref: RunRef, settings: Settings, gate: GateContext
 ) -> dict[str, StageResult]:
@@ -134,7 +146,7 @@ def run_stages(
                 continue
             if all(need in results for need in stage.needs):
                 options = stage_task_options(spec, stage, settings)
-                future = run_stage.with_options(**options).submit(
+                future = _stage_task(options).submit(
                     pipeline=spec.name,
                     stage=stage,
                     partition=partition,
