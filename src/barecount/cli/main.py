@@ -7,10 +7,12 @@ import sys
 import typer
 from typer._click import exceptions as click_exceptions  # typer vendors click
 
+from barecount.cli import gitops as gitops_cmds
 from barecount.cli import governance as governance_cmds
 from barecount.cli import ledger as ledger_cmds
 from barecount.cli import manifests as manifests_cmds
 from barecount.cli import run as run_cmds
+from barecount.cli import schedule as schedule_cmds
 from barecount.cli import server as server_cmds
 from barecount.cli.output import fail
 from barecount.errors import BareCountError
@@ -26,6 +28,8 @@ manifests_cmds.register(app)
 run_cmds.register(app)
 ledger_cmds.register(app)
 governance_cmds.register(app)
+gitops_cmds.register(app)
+schedule_cmds.register(app)
 app.add_typer(server_cmds.app, name="server")
 
 

@@ -24,15 +24,19 @@ class RunRef:
     token: str
     flow_run_id: str | None
     contract_versions: dict[str, str] = field(default_factory=dict)
+    upstream_pipelines: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, run: PipelineRun, ledger_url: str) -> RunRef:
+    def of(
+        cls, run: PipelineRun, ledger_url: str, upstream_pipelines: dict[str, str | None]
+    ) -> RunRef:
         return cls(
             ledger_url=ledger_url,
             run_id=run.id,
             token=run.token,
             flow_run_id=run.flow_run_id,
             contract_versions=dict(run.contract_versions),
+            upstream_pipelines=dict(upstream_pipelines),
         )
 
 
@@ -47,6 +51,8 @@ def lineage(
             for name, r in sorted(upstream.items())
         },
     }
+    if ref.upstream_pipelines:  # tokens of the upstream pipelines' publications it builds on
+        tags["upstream_pipelines"] = dict(sorted(ref.upstream_pipelines.items()))
     if stage.contract:
         tags["contract"] = {
             "name": stage.contract,

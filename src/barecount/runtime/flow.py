@@ -14,6 +14,7 @@ from barecount.ledger.models import PipelineRun
 from barecount.ledger.store import finish_run, publish, start_run
 from barecount.manifest import load_manifests
 from barecount.manifest.models import Pipeline
+from barecount.runtime.conditions import outside_window, upstream_tokens
 from barecount.runtime.evidence import RunRef
 from barecount.runtime.gate import GateContext
 from barecount.runtime.partitions import parse_partition, partition_for
@@ -87,23 +88,44 @@ def governed_pipeline(
         )
     logger = get_run_logger()
     logger.info("%s %s under token %s (trigger: %s)", pipeline, plan.partition, plan.token, trigger)
+    base = {
+        "pipeline": pipeline,
+        "partition": plan.partition,
+        "token": plan.token,
+        "trigger": trigger,
+        "flow_run_id": flow_run_id,
+        "run_id": run.id,
+        "contracts": plan.contract_versions,
+        "kpis": {},
+        "stages": {},
+    }
+    notes: list[str] = []
+
+    def end_early(status: str, detail: str) -> dict[str, Any]:
+        _finish(settings.ledger_url, run, status, detail=detail)
+        logger.info("%s: %s", status, detail)
+        return {**base, "status": status, "detail": detail}
+
     if approval_of_this_pipeline(trigger, pipeline):
-        detail = "the approval came from this pipeline's own paused run, which continues itself"
-        _finish(settings.ledger_url, run, "skipped", detail=detail)
-        logger.info("skipped: %s", detail)
-        return {
-            "pipeline": pipeline,
-            "partition": plan.partition,
-            "token": plan.token,
-            "status": "skipped",
-            "detail": detail,
-            "kpis": {},
-            "stages": {},
-            "run_id": run.id,
-            "flow_run_id": flow_run_id,
-            "trigger": trigger,
-            "contracts": plan.contract_versions,
-        }
+        return end_early(
+            "skipped",
+            "the approval came from this pipeline's own paused run, which continues itself",
+        )
+    schedule = spec.spec.schedule
+    if trigger == "schedule" and schedule is not None:
+        late = outside_window(schedule, datetime.now(UTC))
+        if late and schedule.window and schedule.window.late == "skip":
+            return end_early("skipped", late)
+        if late:
+            notes.append(late)
+    with session_scope(settings.ledger_url) as session:
+        upstream = upstream_tokens(session=session, pipeline=spec, partition=plan.partition)
+    waiting = sorted(name for name, token in upstream.items() if token is None)
+    if waiting:
+        return end_early(
+            "waiting",
+            f"waiting on upstream: {', '.join(waiting)} has not published {plan.partition}",
+        )
 
     gate = GateContext(
         ledger_url=settings.ledger_url,
@@ -113,7 +135,7 @@ def governed_pipeline(
         flow_run_id=flow_run_id,
         in_force=in_force,
     )
-    ref = RunRef.of(run, settings.ledger_url)
+    ref = RunRef.of(run, settings.ledger_url, upstream_pipelines=upstream)
     try:
         results = run_stages(spec, partition=plan.partition, ref=ref, settings=settings, gate=gate)
     except GovernanceError as exc:
@@ -125,16 +147,13 @@ def governed_pipeline(
 
     status, kpis = publish_kpis(settings.ledger_url, spec, run, results)
     stages = {name: r.model_dump(mode="json", by_alias=True) for name, r in results.items()}
-    summary_row = _finish(settings.ledger_url, run, status, kpis=kpis, stages=stages)
+    detail = "; ".join(notes)
+    summary_row = _finish(settings.ledger_url, run, status, kpis=kpis, stages=stages, detail=detail)
     summary = {
-        "pipeline": pipeline,
-        "partition": plan.partition,
-        "token": plan.token,
-        "trigger": trigger,
-        "flow_run_id": flow_run_id,
-        "run_id": run.id,
+        **base,
         "contracts": gate.versions,
         "status": status,
+        "detail": detail,
         "stages": stages,
         "kpis": kpis,
         "ledger_row": summary_row.id,
