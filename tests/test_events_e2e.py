@@ -1,0 +1,144 @@
+"""Issue 5 acceptance: an event starts the finance pipeline on a worker; its publication
+starts the downstream pipeline for the same partition."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    WorkPoolFilter,
+    WorkPoolFilterName,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.exceptions import ObjectAlreadyExists
+from sqlalchemy import select
+
+from barecount.cli.main import main
+from barecount.compiler import WORK_POOL, compile_manifests, render_prefect_yaml
+from barecount.ledger.db import session_scope
+from barecount.ledger.models import PipelineRun, Publication
+from barecount.manifest import load_manifests
+from barecount.settings import get_settings
+
+REPO = Path(__file__).resolve().parents[1]
+PREFECT = str(Path(sys.executable).parent / "prefect")
+
+
+def deploy_project(manifests: Path, project: Path) -> None:
+    shutil.copytree(REPO / "flows", project / "flows")
+    shutil.copytree(manifests, project / "manifests")
+    (project / "deployments").mkdir()
+    (project / "deployments" / "prefect.yaml").write_text(
+        render_prefect_yaml(compile_manifests(load_manifests(project / "manifests")))
+    )
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
+        except ObjectAlreadyExists:
+            pass
+        # runs other tests left scheduled in the pool must not keep this worker busy
+        stale = client.read_flow_runs(
+            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[WORK_POOL])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+            ),
+        )
+        for run in stale:
+            client.delete_flow_run(run.id)
+    result = subprocess.run(
+        [PREFECT, "--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def published(pipeline: str, partition: str) -> Publication | None:
+    with session_scope(get_settings().ledger_url) as session:
+        return session.execute(
+            select(Publication)
+            .where(Publication.pipeline == pipeline, Publication.partition == partition)
+            .limit(1)
+        ).scalar_one_or_none()
+
+
+def first_run(pipeline: str, partition: str) -> PipelineRun | None:
+    with session_scope(get_settings().ledger_url) as session:
+        return session.execute(
+            select(PipelineRun)
+            .where(PipelineRun.pipeline == pipeline, PipelineRun.partition == partition)
+            .order_by(PipelineRun.id)
+            .limit(1)
+        ).scalar_one_or_none()
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_source_event_runs_finance_then_downstream_on_a_worker(
+    capsys, home: Path, manifests: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    deploy_project(manifests, project)
+    worker = subprocess.Popen(
+        [PREFECT, "worker", "start", "--pool", WORK_POOL, "--type", "process"],
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+            "PREFECT_WORKER_PREFETCH_SECONDS": "5",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        partition = "2026-11-26"
+        emitted = time.monotonic()
+        code = main(
+            [
+                "emit",
+                "source-updated",
+                "erp.invoices",
+                "--partition",
+                partition,
+                "-m",
+                str(project / "manifests"),
+            ]
+        )
+        assert code == 0
+        assert "triggers: finance-kpi" in capsys.readouterr().out
+        deadline = emitted + 150
+        while time.monotonic() < deadline and not published("finance-rollup", partition):
+            if worker.poll() is not None:
+                pytest.fail(f"worker exited: {worker.stdout.read()}")
+            time.sleep(1)
+        upstream = published("finance-kpi", partition)
+        downstream = published("finance-rollup", partition)
+        assert upstream is not None, "finance-kpi did not publish after the event"
+        assert downstream is not None, "finance-rollup did not publish after finance-kpi"
+        finance_run = first_run("finance-kpi", partition)
+        rollup_run = first_run("finance-rollup", partition)
+        assert finance_run.trigger == "source-updated:erp.invoices"
+        assert rollup_run.trigger == "pipeline-published:finance-kpi"
+        latency = (rollup_run.recorded_at - upstream.recorded_at).total_seconds()
+        assert 0 < latency < 60, f"downstream started {latency:.1f} s after the publication"
+        print(f"event->downstream start latency: {latency:.1f} s")
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
