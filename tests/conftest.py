@@ -34,6 +34,8 @@ def pytest_configure(config: pytest.Config) -> None:
         PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
         PREFECT_HOME=str(session_home / "prefect-client"),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        # schedule deployments' runs within seconds, not the default minute
+        PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="2",
         PREFECT_LOGGING_LEVEL="WARNING",
         PREFECT_RESULTS_PERSIST_BY_DEFAULT="false",
     )

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,29 @@ def test_prefect_deploy_accepts_compiled_file(prefect_api: str, tmp_path: Path) 
     assert schedule.schedule.cron == "15 1 * * *"
     assert schedule.schedule.timezone == "Europe/Berlin"
     assert schedule.active is True
+
+    # the scheduler's runs, read back from the API, fall at 01:15 Berlin time
+    from zoneinfo import ZoneInfo
+
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    deadline = time.monotonic() + 60
+    scheduled: list = []
+    while time.monotonic() < deadline and len(scheduled) < 3:
+        time.sleep(1)
+        with get_client(sync_client=True) as client:
+            scheduled = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+            )
+    starts = sorted(
+        r.expected_start_time.astimezone(ZoneInfo("Europe/Berlin"))
+        for r in scheduled
+        if r.state_name == "Scheduled"
+    )
+    assert len(starts) >= 3
+    assert {(s.hour, s.minute) for s in starts} == {(1, 15)}
+    assert len({s.date() for s in starts}) == len(starts)  # one a day
+    assert {r.parameters.get("trigger") for r in scheduled} == {"schedule"}
 
     automations = asyncio.run(automations_of(deployment.id))
     triggers = {

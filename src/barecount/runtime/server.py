@@ -65,7 +65,13 @@ def redact(url: str) -> str:
 
 
 def _server_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    # Client settings (PREFECT_API_URL, PREFECT_HOME) would point the server at itself or
+    # another home; server settings (PREFECT_SERVER_*) are the user's to tune.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PREFECT_") or k.startswith("PREFECT_SERVER_")
+    }
     env.update(
         PREFECT_HOME=str(settings.prefect_home),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
