@@ -87,6 +87,34 @@ def _emit(event: str, resource: str, payload: dict) -> None:
         EventsWorker.drain_all(timeout=30)  # a short-lived process must not exit before sending
 
 
+def serve_command(
+    manifests: Path | None = typer.Option(None, "--manifests", "-m", help="Manifests folder."),
+    limit: int | None = typer.Option(None, "--limit", help="Most runs at once."),
+) -> None:
+    """Serve every pipeline's deployment (schedules and triggers) until interrupted."""
+    from barecount.manifest import load_manifests
+    from barecount.runtime.server import resolve_api_url, ui_url, use_api
+
+    folder = manifests or get_settings().manifests
+    found = load_manifests(folder)
+    api = resolve_api_url(get_settings())
+    with use_api(api):
+        from barecount.runtime.serve import serve_all
+
+        for name in sorted(found.pipelines):
+            pipeline = found.pipeline(name)
+            when = (
+                [f"cron '{pipeline.spec.schedule.cron}' {pipeline.spec.schedule.timezone}"]
+                if pipeline.spec.schedule
+                else []
+            )
+            when += [f"on {t.on}" for t in pipeline.spec.triggers]
+            out.print(f"serving governed-pipeline/{name}: {', '.join(when) or 'on demand'}")
+        out.print(f"Prefect UI: {ui_url(api)}  (Ctrl-C stops serving)")
+        serve_all(found, manifests_path=str(folder.absolute()), limit=limit)
+
+
 def register(app: typer.Typer) -> None:
     app.command("partitions")(partitions)
     app.add_typer(emit_app, name="emit")
+    app.command("serve")(serve_command)

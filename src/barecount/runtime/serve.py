@@ -1,0 +1,43 @@
+"""barecount serve: every compiled deployment, with its schedule and triggers, in this process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import serve
+from prefect.events import DeploymentEventTrigger
+from prefect.schedules import Cron
+
+from barecount.compiler import compile_manifests
+from barecount.manifest import ManifestSet
+from barecount.runtime.flow import governed_pipeline
+
+
+def served_deployments(found: ManifestSet, *, manifests_path: str) -> list[Any]:
+    """Runner deployments built from the same specs as deployments/prefect.yaml."""
+    deployments = []
+    for spec in compile_manifests(found):
+        schedules = [
+            Cron(s["cron"], timezone=s["timezone"], active=s["active"], parameters=s["parameters"])
+            for s in spec["schedules"]
+        ]
+        triggers = [
+            DeploymentEventTrigger(**{k: v for k, v in t.items() if k != "type"})
+            for t in spec["triggers"]
+        ]
+        deployments.append(
+            governed_pipeline.to_deployment(
+                name=spec["name"],
+                description=spec["description"],
+                tags=spec["tags"],
+                parameters={**spec["parameters"], "manifests": manifests_path},
+                schedules=schedules,
+                triggers=triggers,
+            )
+        )
+    return deployments
+
+
+def serve_all(found: ManifestSet, *, manifests_path: str, limit: int | None = None) -> None:
+    """Serve until interrupted; runs execute as subprocesses of this one."""
+    serve(*served_deployments(found, manifests_path=manifests_path), limit=limit)
