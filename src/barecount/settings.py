@@ -43,6 +43,16 @@ def _env(name: str) -> str | None:
     return value or None
 
 
+def _ledger_block_url() -> str | None:
+    """The URL from the LedgerDatabase block named by BARECOUNT_LEDGER_BLOCK, if set."""
+    name = _env("BARECOUNT_LEDGER_BLOCK")
+    if name is None:
+        return None
+    from barecount.blocks import ledger_url_from_block  # imports Prefect: only when asked
+
+    return ledger_url_from_block(name)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Settings from the environment; ``get_settings.cache_clear()`` re-reads it."""
@@ -50,7 +60,9 @@ def get_settings() -> Settings:
     return Settings(
         home=home,
         manifests=Path(_env("BARECOUNT_MANIFESTS") or "manifests").expanduser(),
-        ledger_url=_env("BARECOUNT_LEDGER_URL") or f"sqlite:///{home / 'ledger.db'}",
+        ledger_url=_env("BARECOUNT_LEDGER_URL")
+        or _ledger_block_url()
+        or f"sqlite:///{home / 'ledger.db'}",
         warehouse=Path(_env("BARECOUNT_WAREHOUSE") or home / "warehouse.db").absolute(),
         landing=Path(_env("BARECOUNT_LANDING") or home / "landing").absolute(),
         results=Path(_env("BARECOUNT_RESULTS") or home / "results").absolute(),
