@@ -87,9 +87,10 @@ def test_prefect_deploy_accepts_compiled_file(prefect_api: str, tmp_path: Path) 
     while time.monotonic() < deadline and len(scheduled) < 3:
         time.sleep(1)
         with get_client(sync_client=True) as client:
-            scheduled = client.read_flow_runs(
+            runs = client.read_flow_runs(
                 deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
             )
+        scheduled = [r for r in runs if r.auto_scheduled]  # made by the scheduler service
     starts = sorted(
         r.expected_start_time.astimezone(ZoneInfo("Europe/Berlin"))
         for r in scheduled

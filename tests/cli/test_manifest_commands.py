@@ -19,13 +19,13 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 def test_validate_passes_on_shipped_manifests(capsys, manifests: Path) -> None:
     code, out, _ = run(capsys, "validate", str(manifests))
     assert code == 0
-    assert "valid: 1 pipeline(s), 1 team(s), 1 contract(s)" in out
+    assert "valid: 2 pipeline(s), 1 team(s), 1 contract(s)" in out
 
 
 def test_validate_json(capsys, manifests: Path) -> None:
     code, out, _ = run(capsys, "validate", str(manifests), "--json")
     assert code == 0
-    assert json.loads(out)["pipelines"] == ["finance-kpi"]
+    assert json.loads(out)["pipelines"] == ["finance-kpi", "finance-rollup"]
 
 
 def test_validate_reports_file_and_line_without_traceback(capsys, manifests: Path) -> None:

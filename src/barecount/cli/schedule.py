@@ -90,6 +90,9 @@ def _emit(event: str, resource: str, payload: dict) -> None:
 def serve_command(
     manifests: Path | None = typer.Option(None, "--manifests", "-m", help="Manifests folder."),
     limit: int | None = typer.Option(None, "--limit", help="Most runs at once."),
+    replace: bool = typer.Option(
+        False, "--replace", help="Take over deployments that run on a work pool (deletes them)."
+    ),
 ) -> None:
     """Serve every pipeline's deployment (schedules and triggers) until interrupted."""
     from barecount.manifest import load_manifests
@@ -99,7 +102,18 @@ def serve_command(
     found = load_manifests(folder)
     api = resolve_api_url(get_settings())
     with use_api(api):
-        from barecount.runtime.serve import serve_all
+        from barecount.runtime.serve import delete_deployments, serve_all, worker_deployments
+
+        taken = worker_deployments(found)
+        if taken and not replace:
+            raise BareCountError(
+                f"{', '.join(taken)} already run on a work pool on this server (barecount "
+                "apply / prefect deploy); serve them from here with --replace, which deletes "
+                "those deployments, or stop serving and start a worker instead"
+            )
+        if taken:
+            delete_deployments(taken)
+            out.print(f"replaced work-pool deployments: {', '.join(taken)}")
 
         for name in sorted(found.pipelines):
             pipeline = found.pipeline(name)

@@ -8,7 +8,7 @@ from prefect import serve
 from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron
 
-from barecount.compiler import compile_manifests
+from barecount.compiler import FLOW_NAME, compile_manifests
 from barecount.manifest import ManifestSet
 from barecount.runtime.flow import governed_pipeline
 
@@ -36,6 +36,35 @@ def served_deployments(found: ManifestSet, *, manifests_path: str) -> list[Any]:
             )
         )
     return deployments
+
+
+def worker_deployments(found: ManifestSet) -> list[str]:
+    """Deployments of these pipelines that already run on a work pool (apply/prefect deploy).
+
+    Serving takes a deployment over, but Prefect keeps the work-pool deployment's storage
+    settings, and its runs then fail to load the flow: such deployments are replaced.
+    """
+    from prefect import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    taken = []
+    with get_client(sync_client=True) as client:
+        for name in sorted(found.pipelines):
+            try:
+                deployment = client.read_deployment_by_name(f"{FLOW_NAME}/{name}")
+            except ObjectNotFound:
+                continue
+            if deployment.work_pool_name:
+                taken.append(deployment.name)
+    return taken
+
+
+def delete_deployments(names: list[str]) -> None:
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        for name in names:
+            client.delete_deployment(client.read_deployment_by_name(f"{FLOW_NAME}/{name}").id)
 
 
 def serve_all(found: ManifestSet, *, manifests_path: str, limit: int | None = None) -> None:
