@@ -159,7 +159,7 @@ def desired_state(
 
     flow = flow_settings() if flow is None else flow
     adapter = _trigger_adapter()
-    pull = [{PULL_STEP: {"directory": str(Path(project_dir).absolute())}}]
+    pull = [{PULL_STEP: {"directory": str(Path(project_dir).absolute().resolve())}}]
     desired = []
     for spec in specs:
         pool = spec.get("work_pool") or {}

@@ -2,8 +2,177 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
+from rich.markup import escape
+
+from barecount.cli.output import out, print_json
+
+if TYPE_CHECKING:
+    from barecount.gitops import Plan
+
+MANIFESTS_HELP = "Manifests folder (default: BARECOUNT_MANIFESTS or ./manifests)."
+PROJECT_HELP = (
+    "Folder holding flows/governed_pipeline.py where workers run the flow (default: the "
+    "current directory). It may be a path on the workers' machines that does not exist here."
+)
+PROJECT_ENV = "BARECOUNT_PROJECT_DIR"
+ONLY_HELP = "Limit to this pipeline (repeatable); other deployments are left as they are."
+ENTRY_FILE = "flows/governed_pipeline.py"
+
+
+def _plan(manifests: Path | None, project: Path | None, only: list[str] | None):
+    """Desired state, the plan to reach it, and the API it was read from."""
+    from barecount.compiler import compile_manifests
+    from barecount.errors import BareCountError
+    from barecount.gitops import desired_state, diff, read_actual
+    from barecount.manifest import load_manifests
+    from barecount.runtime.server import resolve_api_url, use_api
+    from barecount.settings import get_settings
+
+    project = (project or Path.cwd()).absolute()
+    if project.exists() and not (project / ENTRY_FILE).is_file():
+        raise BareCountError(
+            f"{project} has no {ENTRY_FILE}, so workers could not find the flow there; "
+            f"run from the repository root or pass --project (or set {PROJECT_ENV})"
+        )
+    found = load_manifests(manifests or get_settings().manifests)
+    desired = desired_state(compile_manifests(found), project_dir=project)
+    scope = set(only) if only else None
+    api = resolve_api_url()
+    with use_api(api), _client() as client:
+        return desired, diff(desired, read_actual(client), only=scope), scope, api
+
+
+def _client():
+    from prefect import get_client
+
+    return get_client(sync_client=True)
+
+
+def plan_lines(plan: Plan) -> list[str]:
+    """The plan for people, one change a line, like Terraform's."""
+    from barecount.compiler import WORK_POOL
+
+    lines = [f"[green]+[/] create work pool {WORK_POOL} (process)"] if plan.create_work_pool else []
+    for change in plan.changes:
+        name = escape(change.full_name)
+        if change.action == "create":
+            lines.append(f"[green]+[/] create deployment {name}")
+        elif change.action == "delete":
+            lines.append(f"[red]-[/] delete deployment {name}")
+        elif change.fields:
+            lines.append(f"[yellow]~[/] update deployment {name}: {', '.join(change.fields)}")
+        if change.action != "create":
+            lines += [
+                f"[red]-[/] delete schedule {name}: {s.describe()}" for s in change.delete_schedules
+            ]
+            lines += [
+                f"[red]-[/] delete trigger {name}: {escape(t.name)}" for t in change.delete_triggers
+            ]
+        if change.action != "delete":
+            lines += [
+                f"[green]+[/] create schedule {name}: {s.describe()}"
+                for s in change.create_schedules
+            ]
+            lines += [
+                f"[green]+[/] create trigger {name}: {escape(t.name)}"
+                for t in change.create_triggers
+            ]
+    return lines
+
+
+def plan_summary(plan: Plan) -> str:
+    if not plan.has_changes:
+        return f"no changes: {len(plan.unchanged)} deployment(s) match the manifests"
+    counts = {a: sum(c.action == a for c in plan.changes) for a in ("create", "update", "delete")}
+    return "Plan: {create} to create, {update} to update, {delete} to delete.".format(**counts)
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """The plan for machines."""
+    from barecount.compiler import FLOW_NAME, WORK_POOL
+
+    return {
+        "changes": plan.has_changes,
+        "work_pool": {"name": WORK_POOL, "create": plan.create_work_pool},
+        "deployments": [
+            {
+                "deployment": c.full_name,
+                "action": c.action,
+                "fields": list(c.fields),
+                "schedules": {
+                    "create": [s.describe() for s in c.create_schedules],
+                    "delete": [s.describe() for s in c.delete_schedules],
+                },
+                "triggers": {
+                    "create": [t.name for t in c.create_triggers],
+                    "delete": [t.name for t in c.delete_triggers],
+                },
+            }
+            for c in plan.changes
+        ],
+        "unchanged": [f"{FLOW_NAME}/{n}" for n in plan.unchanged],
+    }
+
+
+def plan(
+    manifests: Path | None = typer.Option(None, "--manifests", "-m", help=MANIFESTS_HELP),
+    project: Path | None = typer.Option(None, "--project", envvar=PROJECT_ENV, help=PROJECT_HELP),
+    only: list[str] | None = typer.Option(None, "--only", help=ONLY_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    detailed_exitcode: bool = typer.Option(
+        False, "--detailed-exitcode", help="Exit 2 when there are changes (0: none, 1: error)."
+    ),
+) -> None:
+    """Show what 'barecount apply' would change on the Prefect server."""
+    _, result, _, _ = _plan(manifests, project, only)
+    if as_json:
+        print_json(plan_json(result))
+    else:
+        for line in plan_lines(result):
+            out.print(line)
+        out.print(plan_summary(result))
+    if detailed_exitcode and result.has_changes:
+        raise typer.Exit(2)
+
+
+def apply(
+    manifests: Path | None = typer.Option(None, "--manifests", "-m", help=MANIFESTS_HELP),
+    project: Path | None = typer.Option(None, "--project", envvar=PROJECT_ENV, help=PROJECT_HELP),
+    only: list[str] | None = typer.Option(None, "--only", help=ONLY_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Make the Prefect server's deployments, schedules and triggers match the manifests."""
+    from barecount import gitops
+    from barecount.runtime.server import use_api
+
+    desired, planned, scope, api = _plan(manifests, project, only)
+    with use_api(api), _client() as client:
+        done = gitops.apply(planned, client)
+        # read back: what is left is a concurrent change or a bug, never silence
+        left = gitops.diff(desired, gitops.read_actual(client), only=scope)
+    if left.has_changes:
+        raise gitops.GitOpsError(
+            "the server still differs from the manifests after apply (changed meanwhile?):\n"
+            + "\n".join(f"  {line}" for line in plan_lines(left))
+            + "\nrun 'barecount plan' to see the difference"
+        )
+    if as_json:
+        print_json({**plan_json(planned), "done": done})
+        return
+    for line in done:
+        out.print(escape(line))
+    out.print(
+        f"[green]applied:[/] {len(done)} change(s)"
+        if done
+        else f"no changes: {len(planned.unchanged)} deployment(s) match the manifests"
+    )
 
 
 def register(app: typer.Typer) -> None:
-    """Placeholder until plan/apply land."""
+    """Add plan and apply to the CLI."""
+    app.command("plan")(plan)
+    app.command("apply")(apply)

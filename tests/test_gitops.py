@@ -1,0 +1,443 @@
+"""plan and apply: the Prefect server's deployments, schedules and triggers follow the manifests.
+
+Isolation: every server test writes pipelines with names unique to the test into a copy of
+the manifests and passes ``--only`` those names. Other tests of the session deploy
+governed-pipeline/finance-kpi (and more) on the same server; an unscoped apply would delete
+them as "not in these manifests". Deleting owned deployments outside a scope is covered by
+the pure diff tests instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from bc_testkit import write_pipeline
+from prefect import get_client
+from prefect.exceptions import ObjectNotFound
+
+from barecount import gitops
+from barecount.cli.gitops import plan_lines
+from barecount.cli.main import main
+from barecount.compiler import FLOW_NAME, WORK_POOL, compile_manifests, render_prefect_yaml
+from barecount.gitops import ActualState, DesiredDeployment, GitOpsError, Schedule, diff
+from barecount.manifest import load_manifests
+
+REPO = Path(__file__).resolve().parents[1]
+PREFECT = str(Path(sys.executable).parent / "prefect")
+FLOW = {"version": "v1", "parameter_openapi_schema": {"type": "object"}}
+STAGES = [{"name": "total", "kind": "transform", "run": "bc_test_stages:sleepy"}]
+TRIGGERS = [
+    {"on": "source-updated", "source": "erp.invoices"},
+    {"on": "contract-approved", "contract": "invoices"},
+]
+
+
+def pipeline(root: Path, name: str, *, cron: str | None = "0 2 * * *", **spec) -> Path:
+    if cron is not None:
+        spec["schedule"] = {"cron": cron, "timezone": "Europe/Berlin"}
+    spec.setdefault("triggers", TRIGGERS)
+    return write_pipeline(root, name, STAGES, partition={"calendar": "daily"}, **spec)
+
+
+def desired(root: Path, project: Path = REPO) -> list[DesiredDeployment]:
+    return gitops.desired_state(compile_manifests(load_manifests(root)), project_dir=project)
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def cli(capsys, command: str, manifests: Path, *names: str, extra: tuple[str, ...] = ()):
+    only = [arg for name in names for arg in ("--only", name)]
+    return run(capsys, command, "-m", str(manifests), "--project", str(REPO), *only, *extra)
+
+
+def on_server(name: str):
+    """The deployment and the automations related to it, or (None, [])."""
+    with get_client(sync_client=True) as client:
+        try:
+            deployment = client.read_deployment_by_name(f"{FLOW_NAME}/{name}")
+        except ObjectNotFound:
+            return None, []
+        automations = client.read_resource_related_automations(
+            f"prefect.deployment.{deployment.id}"
+        )
+    return deployment, automations
+
+
+@pytest.fixture
+def name() -> str:
+    return f"gx-{uuid.uuid4().hex[:10]}"
+
+
+# --- the pure core ---------------------------------------------------------------------
+
+
+def test_diff_creates_missing_deployment_with_schedule_and_triggers(manifests, name) -> None:
+    pipeline(manifests, name)
+    plan = diff(desired(manifests), ActualState(deployments=[], work_pool_exists=False))
+    (change,) = [c for c in plan.changes if c.name == name]
+    assert plan.create_work_pool
+    assert plan_lines(plan)[0] == f"[green]+[/] create work pool {WORK_POOL} (process)"
+    assert change.action == "create"
+    assert [s.describe() for s in change.create_schedules] == ["cron '0 2 * * *' Europe/Berlin"]
+    assert [t.name for t in change.create_triggers] == [
+        f"{name} on source-updated erp.invoices",
+        f"{name} on contract-approved invoices",
+    ]
+
+
+def test_diff_reports_no_changes_when_server_matches(manifests, name) -> None:
+    pipeline(manifests, name)
+    want = gitops.desired_state(
+        compile_manifests(load_manifests(manifests)), project_dir=REPO, flow=FLOW
+    )
+    plan = diff(want, ActualState(deployments=list(want)))
+    assert not plan.has_changes
+    assert name in plan.unchanged
+
+
+def test_diff_names_changed_fields(manifests, name) -> None:
+    pipeline(manifests, name)
+    (have,) = [d for d in desired(manifests) if d.name == name]
+    stale = {**have.settings, "tags": ["barecount"], "description": "old", "pull_steps": []}
+    actual = ActualState(
+        deployments=[DesiredDeployment(**{**vars(have), "settings": stale, "id": "x"})]
+    )
+    (change,) = diff(desired(manifests), actual, only={name}).changes
+    assert (change.action, change.fields) == ("update", ("description", "tags", "pull steps"))
+
+
+def test_diff_replaces_changed_cron_and_drops_removed_schedules(manifests, name) -> None:
+    pipeline(manifests, name, cron="30 1 * * *")
+    (want,) = [d for d in desired(manifests) if d.name == name]
+    old = Schedule({"cron": "0 2 * * *", "timezone": "Europe/Berlin", "day_or": True}, id="s1")
+    extra = Schedule({"interval": 3600.0, "timezone": "UTC"}, id="s2")
+    have = DesiredDeployment(**{**vars(want), "schedules": (old, extra), "id": "d1"})
+    (change,) = diff([want], ActualState(deployments=[have])).changes
+    assert change.fields == ()
+    assert [s.describe() for s in change.create_schedules] == ["cron '30 1 * * *' Europe/Berlin"]
+    assert [s.id for s in change.delete_schedules] == ["s1", "s2"]
+
+
+def test_diff_deletes_owned_deployment_missing_from_manifests(manifests, name) -> None:
+    pipeline(manifests, name)
+    (have,) = [d for d in desired(manifests) if d.name == name]
+    have = DesiredDeployment(**{**vars(have), "id": "d1"})
+    (change,) = diff([], ActualState(deployments=[have])).changes
+    assert (change.action, change.deployment_id) == ("delete", "d1")
+    assert len(change.delete_triggers) == 2
+
+
+def test_diff_only_leaves_other_deployments_alone(manifests, name) -> None:
+    pipeline(manifests, name)
+    other = DesiredDeployment(name="someone-else", settings={}, id="d9")
+    plan = diff(desired(manifests), ActualState(deployments=[other]), only={name})
+    assert [(c.action, c.name) for c in plan.changes] == [("create", name)]
+
+
+def test_diff_refuses_to_take_over_an_untagged_deployment(manifests, name) -> None:
+    pipeline(manifests, name)
+    with pytest.raises(GitOpsError) as caught:
+        diff(desired(manifests), ActualState(deployments=[], foreign=frozenset({name})))
+    assert f"deployment(s) {FLOW_NAME}/{name} exist on the server without the 'barecount' tag" in (
+        str(caught.value)
+    )
+
+
+def test_trigger_comparison_ignores_event_order(manifests, name) -> None:
+    pipeline(manifests, name)
+    (want,) = [d for d in desired(manifests) if d.name == name]
+    content = dict(want.triggers[0].content)
+    content["expect"] = ["b.event", "a.event"]
+    reordered = gitops.Trigger(gitops._normalise({**content, "expect": ["a.event", "b.event"]}))
+    assert gitops.Trigger(gitops._normalise(content)).key() == reordered.key()
+
+
+def test_pull_step_points_at_the_absolute_project_dir(manifests, name, monkeypatch) -> None:
+    pipeline(manifests, name)
+    monkeypatch.chdir(REPO.parent)
+    (want,) = [d for d in desired(manifests, Path(REPO.name)) if d.name == name]
+    assert want.settings["pull_steps"] == [
+        {"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}
+    ]
+
+
+# --- against the session's real Prefect server -------------------------------------------
+
+
+def test_apply_creates_deployment_schedule_and_triggers_then_has_nothing_to_do(
+    prefect_api, capsys, manifests, name
+) -> None:
+    pipeline(manifests, name)
+    code, out, _ = cli(capsys, "apply", manifests, name)
+    assert code == 0, out
+    assert f"created deployment {FLOW_NAME}/{name}" in out
+    assert f"created trigger {FLOW_NAME}/{name}: {name} on source-updated erp.invoices" in out
+
+    deployment, automations = on_server(name)
+    assert deployment.entrypoint == "flows/governed_pipeline.py:governed_pipeline"
+    assert deployment.parameters == {"pipeline": name}
+    assert deployment.tags == ["barecount", f"pipeline:{name}", "owner:finance-data"]
+    assert deployment.work_pool_name == WORK_POOL
+    assert deployment.pull_steps == [
+        {"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}
+    ]
+    assert "pipeline" in deployment.parameter_openapi_schema["properties"]
+    (schedule,) = deployment.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 2 * * *", "Europe/Berlin")
+    assert schedule.parameters == {"trigger": "schedule"}
+    by_event = {tuple(a.trigger.expect): a for a in automations}
+    assert set(by_event) == {("barecount.source.updated",), ("barecount.contract.approved",)}
+    (action,) = by_event[("barecount.source.updated",)].actions
+    assert action.deployment_id == deployment.id
+    assert action.parameters["partition"] == "{{ event.payload.partition }}"
+
+    code, out, _ = cli(capsys, "apply", manifests, name)
+    assert (code, out.strip()) == (0, "no changes: 1 deployment(s) match the manifests")
+    code, out, _ = cli(capsys, "plan", manifests, name, extra=("--detailed-exitcode",))
+    assert (code, out.strip()) == (0, "no changes: 1 deployment(s) match the manifests")
+    assert on_server(name)[0].id == deployment.id
+
+
+def test_changed_cron_is_updated_and_removed_schedule_is_deleted(
+    prefect_api, capsys, manifests, name
+) -> None:
+    pipeline(manifests, name)
+    assert cli(capsys, "apply", manifests, name)[0] == 0
+
+    pipeline(manifests, name, cron="30 1 * * *")
+    code, out, _ = cli(capsys, "plan", manifests, name, extra=("--detailed-exitcode",))
+    assert code == 2
+    assert out.splitlines() == [
+        f"- delete schedule {FLOW_NAME}/{name}: cron '0 2 * * *' Europe/Berlin",
+        f"+ create schedule {FLOW_NAME}/{name}: cron '30 1 * * *' Europe/Berlin",
+        "Plan: 0 to create, 1 to update, 0 to delete.",
+    ]
+    assert cli(capsys, "apply", manifests, name)[0] == 0
+    (schedule,) = on_server(name)[0].schedules
+    assert schedule.schedule.cron == "30 1 * * *"
+
+    pipeline(manifests, name, cron=None)  # unlike `prefect deploy`, the schedule goes
+    code, out, _ = cli(capsys, "apply", manifests, name)
+    assert code == 0
+    assert f"deleted schedule {FLOW_NAME}/{name}: cron '30 1 * * *' Europe/Berlin" in out
+    deployment, automations = on_server(name)
+    assert deployment.schedules == []
+    assert len(automations) == 2  # the triggers were left alone
+
+
+def test_changed_trigger_and_tags_are_reconciled(prefect_api, capsys, manifests, name) -> None:
+    pipeline(manifests, name)
+    assert cli(capsys, "apply", manifests, name)[0] == 0
+    before = {a.name: a.id for a in on_server(name)[1]}
+
+    triggers = [TRIGGERS[0], {"on": "pipeline-published", "pipeline": "finance-kpi"}]
+    path = pipeline(manifests, name, triggers=triggers)
+    document = json.loads(path.read_text())
+    document["metadata"]["description"] = "changed"
+    path.write_text(json.dumps(document))
+    out = cli(capsys, "plan", manifests, name)[1]
+    assert out.splitlines() == [
+        f"~ update deployment {FLOW_NAME}/{name}: description",
+        f"- delete trigger {FLOW_NAME}/{name}: {name} on contract-approved invoices",
+        f"+ create trigger {FLOW_NAME}/{name}: {name} on pipeline-published finance-kpi",
+        "Plan: 0 to create, 1 to update, 0 to delete.",
+    ]
+    assert cli(capsys, "apply", manifests, name)[0] == 0
+    deployment, automations = on_server(name)
+    after = {a.name: a.id for a in automations}
+    assert deployment.description == "changed"
+    assert set(after) == {
+        f"{name} on source-updated erp.invoices",
+        f"{name} on pipeline-published finance-kpi",
+    }
+    # the unchanged trigger is the same automation: reconciled, not recreated
+    key = f"{name} on source-updated erp.invoices"
+    assert after[key] == before[key]
+
+
+def test_changes_made_by_hand_on_the_server_are_reverted(
+    prefect_api, capsys, manifests, name
+) -> None:
+    from prefect.client.schemas.actions import DeploymentUpdate
+
+    pipeline(manifests, name)
+    assert cli(capsys, "apply", manifests, name)[0] == 0
+    deployment, _ = on_server(name)
+    with get_client(sync_client=True) as client:
+        client.update_deployment(
+            deployment.id,
+            DeploymentUpdate(
+                description="by hand",
+                tags=["barecount"],
+                parameters={"pipeline": "other"},
+                entrypoint="elsewhere.py:flow",
+                work_queue_name="by-hand",
+                job_variables={"env": {"X": "1"}},
+                pull_steps=[],
+                parameter_openapi_schema={"type": "object", "properties": {}},
+                version="by-hand",
+            ),
+        )
+    out = cli(capsys, "plan", manifests, name)[1]
+    assert out.splitlines()[0] == (
+        f"~ update deployment {FLOW_NAME}/{name}: description, tags, parameters, entrypoint, "
+        "work pool, job variables, pull steps, parameter schema, version"
+    )
+    assert cli(capsys, "apply", manifests, name)[0] == 0
+    restored, _ = on_server(name)
+    assert (restored.work_queue_name, restored.pull_steps) == (
+        deployment.work_queue_name,
+        deployment.pull_steps,
+    )
+    assert cli(capsys, "plan", manifests, name)[1].startswith("no changes")
+
+
+def test_deleted_manifest_deletes_deployment_and_its_automations(
+    prefect_api, capsys, manifests, name
+) -> None:
+    path = pipeline(manifests, name)
+    assert cli(capsys, "apply", manifests, name)[0] == 0
+    deployment, automations = on_server(name)
+    assert len(automations) == 2
+
+    path.unlink()
+    code, out, _ = cli(capsys, "plan", manifests, name)
+    assert f"- delete deployment {FLOW_NAME}/{name}" in out.splitlines()
+    assert "Plan: 0 to create, 0 to update, 1 to delete." in out
+    code, out, _ = cli(capsys, "apply", manifests, name)
+    assert code == 0
+    assert f"deleted deployment {FLOW_NAME}/{name}" in out
+    assert on_server(name) == (None, [])
+    with get_client(sync_client=True) as client:
+        left = client.read_resource_related_automations(f"prefect.deployment.{deployment.id}")
+        names = {a.name for a in client.read_automations()}
+    assert left == []
+    assert not {a.name for a in automations} & names  # Prefect alone would leave them behind
+    assert cli(capsys, "apply", manifests, name)[1].strip() == (
+        "no changes: 0 deployment(s) match the manifests"
+    )
+
+
+def test_deployment_without_barecount_tag_is_never_touched(
+    prefect_api, capsys, manifests, name
+) -> None:
+    foreign = f"{name}-hand-made"
+    with get_client(sync_client=True) as client:
+        foreign_id = client.create_deployment(
+            flow_id=client.create_flow_from_name(FLOW_NAME),
+            name=foreign,
+            tags=["someone-else"],
+            entrypoint="elsewhere.py:flow",
+        )
+    pipeline(manifests, name)
+    code, out, _ = cli(capsys, "apply", manifests, name, foreign)  # in scope, not in manifests
+    assert code == 0
+    assert foreign not in out
+    deployment, _ = on_server(foreign)
+    assert (deployment.id, deployment.tags) == (foreign_id, ["someone-else"])
+
+    pipeline(manifests, foreign)  # a manifest may not take it over either
+    code, _, err = cli(capsys, "plan", manifests, foreign)
+    assert code == 1
+    assert "exist on the server without the 'barecount' tag" in err.replace("\n", "")
+    assert "Traceback" not in err
+    assert on_server(foreign)[0].entrypoint == "elsewhere.py:flow"
+
+
+def test_plan_json(prefect_api, capsys, manifests, name) -> None:
+    pipeline(manifests, name)
+    code, out, _ = cli(capsys, "plan", manifests, name, extra=("--json",))
+    assert code == 0
+    result = json.loads(out)
+    assert result["changes"] is True
+    assert result["work_pool"]["name"] == WORK_POOL
+    assert result["deployments"] == [
+        {
+            "deployment": f"{FLOW_NAME}/{name}",
+            "action": "create",
+            "fields": [],
+            "schedules": {"create": ["cron '0 2 * * *' Europe/Berlin"], "delete": []},
+            "triggers": {
+                "create": [
+                    f"{name} on source-updated erp.invoices",
+                    f"{name} on contract-approved invoices",
+                ],
+                "delete": [],
+            },
+        }
+    ]
+    assert cli(capsys, "apply", manifests, name, extra=("--json",))[0] == 0
+    result = json.loads(cli(capsys, "plan", manifests, name, extra=("--json",))[1])
+    assert (result["changes"], result["deployments"]) == (False, [])
+    assert result["unchanged"] == [f"{FLOW_NAME}/{name}"]
+
+
+def test_apply_matches_what_prefect_deploy_creates(
+    prefect_api, capsys, manifests, name, tmp_path
+) -> None:
+    # the same manifests through `prefect deploy` and through plan: nothing to change
+    project = tmp_path / "project"
+    (project / "deployments").mkdir(parents=True)
+    (project / "flows").symlink_to(REPO / "flows")
+    pipeline(manifests, name)
+    specs = [s for s in compile_manifests(load_manifests(manifests)) if s["name"] == name]
+    (project / "deployments" / "prefect.yaml").write_text(render_prefect_yaml(specs))
+    with get_client(sync_client=True) as client:
+        gitops.apply(gitops.Plan(create_work_pool=True, changes=()), client)
+    result = subprocess.run(
+        [PREFECT, "--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml"],
+        cwd=project,
+        env={**os.environ, "PREFECT_API_URL": prefect_api},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    code, out, _ = run(
+        capsys, "plan", "-m", str(manifests), "--project", str(project), "--only", name
+    )
+    assert (code, out.strip()) == (0, "no changes: 1 deployment(s) match the manifests")
+
+
+def test_apply_creates_the_missing_work_pool(prefect_api, monkeypatch, name) -> None:
+    pool = f"{name}-pool"
+    monkeypatch.setattr(gitops, "WORK_POOL", pool)
+    with get_client(sync_client=True) as client:
+        plan = diff([], gitops.read_actual(client), only=set())  # no deployment in scope
+        assert plan.create_work_pool
+        assert gitops.apply(plan, client) == [f"created work pool {pool} (process)"]
+        created = client.read_work_pool(pool)
+        assert not diff([], gitops.read_actual(client), only=set()).has_changes
+        client.delete_work_pool(pool)
+    assert created.type == "process"
+    assert "command" in created.base_job_template["variables"]["properties"]
+
+
+def test_unreachable_api_is_one_clear_error(capsys, manifests, monkeypatch) -> None:
+    from barecount.settings import get_settings
+
+    monkeypatch.setenv("BARECOUNT_PREFECT_API_URL", "http://127.0.0.1:9/api")
+    get_settings.cache_clear()
+    try:
+        code, out, err = run(capsys, "plan", "-m", str(manifests), "--project", str(REPO))
+    finally:
+        get_settings.cache_clear()
+    assert code == 1
+    assert "the Prefect API at http://127.0.0.1:9/api does not answer" in err
+    assert "Traceback" not in out + err
+
+
+def test_project_without_the_flow_file_is_refused(capsys, manifests, tmp_path) -> None:
+    code, _, err = run(capsys, "plan", "-m", str(manifests), "--project", str(tmp_path))
+    assert code == 1
+    assert f"{tmp_path} has no flows/governed_pipeline.py" in err.replace("\n", "")
