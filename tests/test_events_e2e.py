@@ -1,5 +1,6 @@
-"""Issue 5 acceptance: an event starts the finance pipeline on a worker; its publication
-starts the downstream pipeline for the same partition."""
+"""Issue 5 acceptance: barecount apply, then an event starts the finance pipeline on a worker;
+its publication starts the downstream pipeline for the same partition; prefect deployment run
+works too."""
 
 from __future__ import annotations
 
@@ -56,15 +57,20 @@ def deploy_project(manifests: Path, project: Path) -> None:
         )
         for run in stale:
             client.delete_flow_run(run.id)
-    result = subprocess.run(
-        [PREFECT, "--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ),
+    code = main(
+        [
+            "apply",
+            "-m",
+            str(project / "manifests"),
+            "--project",
+            str(project),
+            "--only",
+            "finance-kpi",
+            "--only",
+            "finance-rollup",
+        ]
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert code == 0
 
 
 def published(pipeline: str, partition: str) -> Publication | None:
@@ -84,6 +90,13 @@ def first_run(pipeline: str, partition: str) -> PipelineRun | None:
             .order_by(PipelineRun.id)
             .limit(1)
         ).scalar_one_or_none()
+
+
+def wait_for(condition, worker: subprocess.Popen, deadline: float) -> None:
+    while time.monotonic() < deadline and not condition():
+        if worker.poll() is not None:
+            pytest.fail(f"worker exited: {worker.stdout.read()}")
+        time.sleep(1)
 
 
 @pytest.mark.usefixtures("prefect_api")
@@ -120,11 +133,7 @@ def test_source_event_runs_finance_then_downstream_on_a_worker(
         )
         assert code == 0
         assert "triggers: finance-kpi" in capsys.readouterr().out
-        deadline = emitted + 150
-        while time.monotonic() < deadline and not published("finance-rollup", partition):
-            if worker.poll() is not None:
-                pytest.fail(f"worker exited: {worker.stdout.read()}")
-            time.sleep(1)
+        wait_for(lambda: published("finance-rollup", partition), worker, emitted + 150)
         upstream = published("finance-kpi", partition)
         downstream = published("finance-rollup", partition)
         assert upstream is not None, "finance-kpi did not publish after the event"
@@ -136,6 +145,26 @@ def test_source_event_runs_finance_then_downstream_on_a_worker(
         latency = (rollup_run.recorded_at - upstream.recorded_at).total_seconds()
         assert 0 < latency < 60, f"downstream started {latency:.1f} s after the publication"
         print(f"event->downstream start latency: {latency:.1f} s")
+
+        # and what a user types: prefect deployment run, executed by the worker
+        other = "2026-11-09"
+        result = subprocess.run(
+            [
+                PREFECT,
+                "deployment",
+                "run",
+                "governed-pipeline/finance-kpi",
+                "--param",
+                f"partition={other}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=dict(os.environ),
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        wait_for(lambda: published("finance-kpi", other), worker, time.monotonic() + 120)
+        assert first_run("finance-kpi", other).trigger == "manual"
     finally:
         worker.terminate()
         try:
