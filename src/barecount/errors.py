@@ -70,6 +70,12 @@ class GovernanceBlocked(GovernanceError):
     status = "blocked"
 
 
+class HeldForGovernance(GovernanceError):
+    """A backfilled partition drifted: held for governance while the other partitions go on."""
+
+    status = "held"
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether a stage failure should be retried.
 

@@ -15,13 +15,14 @@ from barecount.ledger.store import finish_run, publish, start_run
 from barecount.manifest import load_manifests
 from barecount.manifest.models import Pipeline
 from barecount.runtime.conditions import outside_window, upstream_tokens
+from barecount.runtime.engine import run_stages
 from barecount.runtime.evidence import RunRef
 from barecount.runtime.gate import GateContext
 from barecount.runtime.partitions import parse_partition, partition_for
 from barecount.runtime.plan import ledger_versions, plan_run
 from barecount.runtime.report import emit_published, write_artifacts
 from barecount.runtime.stage import StageResult
-from barecount.runtime.stages import PipelineFailed, run_stages
+from barecount.runtime.stages import PipelineFailed
 from barecount.settings import get_settings
 
 

@@ -11,7 +11,7 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 
 from barecount import events
-from barecount.errors import ContractRejected, GovernanceBlocked
+from barecount.errors import ContractRejected, GovernanceBlocked, HeldForGovernance
 from barecount.governance.contracts import document_with_schema, next_version, setting
 from barecount.governance.decision import GovernanceDecision, authorize
 from barecount.governance.drift import SchemaDiff
@@ -42,6 +42,7 @@ class GateContext:
     run: PipelineRun
     flow_run_id: str | None
     in_force: dict[str, ContractVersion] = field(default_factory=dict)
+    on_drift: str = "pause"  # pause: wait for a decision; hold: record the hold and stop
 
     @property
     def versions(self) -> dict[str, str]:
@@ -173,6 +174,11 @@ def _hold(
             "summary": diff.summary(),
         },
     )
+    if ctx.on_drift == "hold":
+        raise HeldForGovernance(
+            f"held: drift on {check.contract} awaits governance ({diff.summary()}); run "
+            f"'barecount run {ctx.run.pipeline} -p {ctx.run.partition}' to review it"
+        )
     form = GovernanceDecision.with_initial_data(description=_form_description(ctx, check, diff))
     timeout = ctx.pipeline.spec.governance.approval_timeout_seconds
     while True:
