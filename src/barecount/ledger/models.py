@@ -168,6 +168,44 @@ class Decision(Chained, table=True):
     new_version: str | None = Field(default=None, max_length=64)
 
 
+class Backfill(Chained, table=True):
+    """A backfill request: who asked, the range, mode, contract pins and the plan."""
+
+    __tablename__ = "backfill"
+
+    pipeline: str = Field(index=True, max_length=63)
+    start: str = Field(max_length=32)
+    end: str = Field(max_length=32)
+    mode: str = Field(max_length=20)
+    requested_by: str = Field(max_length=200)
+    pins: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    parallel: int = 1
+    fail_fast: bool = False
+    flow_run_id: str | None = Field(default=None, max_length=64)
+    plan: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+
+
+class BackfillOutcome(Chained, table=True):
+    """How one partition of a backfill ended, linked to its run token."""
+
+    __tablename__ = "backfill_outcome"
+
+    backfill_id: int = Field(index=True)
+    partition: str = Field(max_length=32)
+    token: str | None = Field(default=None, max_length=128)
+    outcome: str = Field(max_length=20)
+    detail: str = ""
+
+
+class BackfillEnd(Chained, table=True):
+    """A backfill that ran to its end; one without this row was interrupted."""
+
+    __tablename__ = "backfill_end"
+
+    backfill_id: int = Field(index=True)
+    counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
 CHAINED_TABLES: list[type[Chained]] = [
     PipelineRun,
     StageAttempt,
@@ -177,4 +215,7 @@ CHAINED_TABLES: list[type[Chained]] = [
     GateCheck,
     HoldEvent,
     Decision,
+    Backfill,
+    BackfillOutcome,
+    BackfillEnd,
 ]

@@ -20,7 +20,7 @@ from barecount.manifest.models import Pipeline, StageSpec
 from barecount.runtime.evidence import RunRef, record_stage_attempt
 from barecount.runtime.gate import GateContext, check_stage
 from barecount.runtime.stage import StageResult
-from barecount.runtime.stages import _stage_task, stage_task_options
+from barecount.runtime.stages import stage_task, stage_task_options
 from barecount.settings import Settings
 
 
@@ -64,7 +64,7 @@ def run_jobs(
                 continue
             if all(need in job.results for need in stage.needs):
                 options = stage_task_options(spec, stage, settings)
-                future = _stage_task(options).submit(
+                future = stage_task(options).submit(
                     pipeline=spec.name,
                     stage=stage,
                     partition=job.partition,
@@ -142,20 +142,3 @@ def failure_of(spec: Pipeline, job: Job) -> BaseException | None:
     return PipelineFailed(
         f"pipeline {spec.name} partition {job.partition} failed at {reasons}{extra}"
     )
-
-
-def run_stages(
-    spec: Pipeline, *, partition: str, ref: RunRef, settings: Settings, gate: GateContext
-) -> dict[str, StageResult]:
-    """One partition's stages; an ingestion stage's extract passes the contract gate before
-    anything that needs it is submitted (the gate may pause the flow for governance).
-
-    Raises:
-        GovernanceError: the gate stopped the run.
-        PipelineFailed: a stage failed for good.
-    """
-    (job,) = run_jobs(spec, [Job(partition=partition, ref=ref, gate=gate)], settings=settings)
-    error = failure_of(spec, job)
-    if error is not None:
-        raise error
-    return job.results

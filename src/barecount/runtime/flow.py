@@ -8,21 +8,19 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run as current_flow_run
 
-from barecount.errors import GovernanceError
 from barecount.ledger.db import session_scope
 from barecount.ledger.models import PipelineRun
 from barecount.ledger.store import finish_run, publish, start_run
 from barecount.manifest import load_manifests
 from barecount.manifest.models import Pipeline
 from barecount.runtime.conditions import outside_window, upstream_tokens
-from barecount.runtime.engine import run_stages
+from barecount.runtime.engine import Job, failure_of, run_jobs
 from barecount.runtime.evidence import RunRef
 from barecount.runtime.gate import GateContext
 from barecount.runtime.partitions import parse_partition, partition_for
 from barecount.runtime.plan import ledger_versions, plan_run
 from barecount.runtime.report import emit_published, write_artifacts
 from barecount.runtime.stage import StageResult
-from barecount.runtime.stages import PipelineFailed
 from barecount.settings import get_settings
 
 
@@ -137,27 +135,20 @@ def governed_pipeline(
         in_force=in_force,
     )
     ref = RunRef.of(run, settings.ledger_url, upstream_pipelines=upstream)
-    try:
-        results = run_stages(spec, partition=plan.partition, ref=ref, settings=settings, gate=gate)
-    except GovernanceError as exc:
-        _finish(settings.ledger_url, run, exc.status, detail=str(exc))
-        raise
-    except PipelineFailed as exc:
-        _finish(settings.ledger_url, run, "failed", detail=str(exc))
-        raise
-
-    status, kpis = publish_kpis(settings.ledger_url, spec, run, results)
-    stages = {name: r.model_dump(mode="json", by_alias=True) for name, r in results.items()}
+    job = Job(partition=plan.partition, ref=ref, gate=gate)
+    run_jobs(spec, [job], settings=settings)
+    error = failure_of(spec, job)
     detail = "; ".join(notes)
-    summary_row = _finish(settings.ledger_url, run, status, kpis=kpis, stages=stages, detail=detail)
+    status, kpis = finish_partition(settings.ledger_url, spec, run, job.results, error, detail)
+    if error is not None:
+        raise error
     summary = {
         **base,
         "contracts": gate.versions,
         "status": status,
         "detail": detail,
-        "stages": stages,
+        "stages": {n: r.model_dump(mode="json", by_alias=True) for n, r in job.results.items()},
         "kpis": kpis,
-        "ledger_row": summary_row.id,
     }
     write_artifacts(summary, ledger_url=settings.ledger_url)
     if status == "published":
@@ -185,6 +176,25 @@ def publish_kpis(
         elif status != "published":
             status = "already-published"
         kpis.update(values)
+    return status, kpis
+
+
+def finish_partition(
+    ledger_url: str,
+    spec: Pipeline,
+    run: PipelineRun,
+    results: dict[str, StageResult],
+    error: BaseException | None,
+    detail: str = "",
+) -> tuple[str, dict[str, float | None]]:
+    """Publish a finished partition's KPIs (once per token) and record how its run ended."""
+    if error is not None:
+        status = getattr(error, "status", "failed")
+        _finish(ledger_url, run, status, detail=str(error))
+        return status, {}
+    status, kpis = publish_kpis(ledger_url, spec, run, results)
+    stages = {name: r.model_dump(mode="json", by_alias=True) for name, r in results.items()}
+    _finish(ledger_url, run, status, kpis=kpis, stages=stages, detail=detail)
     return status, kpis
 
 

@@ -113,7 +113,7 @@ def stage_task_options(pipeline: Pipeline, stage: StageSpec, settings: Settings)
 _tasks: dict[str, Any] = {}
 
 
-def _stage_task(options: dict[str, Any]) -> Any:
+def stage_task(options: dict[str, Any]) -> Any:
     """run_stage with a stage's options, built once: Prefect's Task() reads source each time."""
     key = repr(sorted(options.items(), key=lambda item: item[0]))
     task_obj = _tasks.get(key)
