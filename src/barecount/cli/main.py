@@ -7,6 +7,7 @@ import sys
 import typer
 from typer._click import exceptions as click_exceptions  # typer vendors click
 
+from barecount.cli import backfill as backfill_cmds
 from barecount.cli import gitops as gitops_cmds
 from barecount.cli import governance as governance_cmds
 from barecount.cli import ledger as ledger_cmds
@@ -30,6 +31,7 @@ ledger_cmds.register(app)
 governance_cmds.register(app)
 gitops_cmds.register(app)
 schedule_cmds.register(app)
+backfill_cmds.register(app)
 app.add_typer(server_cmds.app, name="server")
 
 

@@ -34,6 +34,7 @@ class Job:
     results: dict[str, StageResult] = field(default_factory=dict)
     failed: dict[str, BaseException] = field(default_factory=dict)
     submitted: set[str] = field(default_factory=set)
+    recompute: bool = False
 
     def done(self, stages: dict[str, StageSpec]) -> bool:
         return bool(self.failed) or len(self.results) == len(stages)
@@ -63,7 +64,7 @@ def run_jobs(
             if name in job.results or name in job.submitted:
                 continue
             if all(need in job.results for need in stage.needs):
-                options = stage_task_options(spec, stage, settings)
+                options = stage_task_options(spec, stage, settings, recompute=job.recompute)
                 future = stage_task(options).submit(
                     pipeline=spec.name,
                     stage=stage,

@@ -52,6 +52,8 @@ def governed_pipeline(
     run_token: str | None = None,
     manifests: str | None = None,
     trigger: str = "manual",
+    contract_pins: dict[str, str] | None = None,
+    verify: bool = False,
 ) -> dict[str, Any]:
     """Run a BareCount pipeline for one partition under a run token.
 
@@ -60,12 +62,15 @@ def governed_pipeline(
         partition: Partition key, e.g. 2026-11-26; default: the scheduled run's partition.
         run_token: Reuse this token (replay); default: derived deterministically.
         manifests: Manifests folder; default: BARECOUNT_MANIFESTS or ./manifests.
-        trigger: What started the run (schedule, event, manual, backfill).
+        trigger: What started the run (schedule, event, manual, backfill, replay).
+        contract_pins: Contract versions to govern by (replay), instead of those in force.
+        verify: Recompute every stage without the cache and compare its output fingerprint
+            with the one recorded under the token.
     """
     settings = get_settings()
     loaded = load_manifests(manifests or settings.manifests)
     spec = loaded.pipeline(pipeline)
-    in_force = ledger_versions(settings.ledger_url, loaded, pipeline)
+    in_force = ledger_versions(settings.ledger_url, loaded, pipeline, pins=contract_pins)
     plan = plan_run(
         loaded,
         pipeline,
@@ -135,7 +140,8 @@ def governed_pipeline(
         in_force=in_force,
     )
     ref = RunRef.of(run, settings.ledger_url, upstream_pipelines=upstream)
-    job = Job(partition=plan.partition, ref=ref, gate=gate)
+    job = Job(partition=plan.partition, ref=ref, gate=gate, recompute=verify)
+    recorded = recorded_fingerprints(settings.ledger_url, plan.token, run.id) if verify else {}
     run_jobs(spec, [job], settings=settings)
     error = failure_of(spec, job)
     detail = "; ".join(notes)
@@ -150,6 +156,15 @@ def governed_pipeline(
         "stages": {n: r.model_dump(mode="json", by_alias=True) for n, r in job.results.items()},
         "kpis": kpis,
     }
+    if verify:
+        summary["verify"] = {
+            name: {
+                "recorded": recorded.get(name),
+                "recomputed": result.fingerprint,
+                "deterministic": recorded.get(name) == result.fingerprint,
+            }
+            for name, result in job.results.items()
+        }
     write_artifacts(summary, ledger_url=settings.ledger_url)
     if status == "published":
         emit_published(pipeline=pipeline, partition=plan.partition, token=plan.token, kpis=kpis)
@@ -196,6 +211,19 @@ def finish_partition(
     stages = {name: r.model_dump(mode="json", by_alias=True) for name, r in results.items()}
     _finish(ledger_url, run, status, kpis=kpis, stages=stages, detail=detail)
     return status, kpis
+
+
+def recorded_fingerprints(ledger_url: str, token: str, exclude_run: int) -> dict[str, str]:
+    """Stage -> output fingerprint first recorded under the token (by an earlier run)."""
+    from barecount.ledger.store import evidence
+
+    with session_scope(ledger_url) as session:
+        attempts = evidence(session=session, token=token).attempts
+    found: dict[str, str] = {}
+    for attempt in attempts:
+        if attempt.run_id != exclude_run and attempt.output_fingerprint:
+            found.setdefault(attempt.stage, attempt.output_fingerprint)
+    return found
 
 
 def _finish(ledger_url: str, run: PipelineRun, status: str, **fields: Any):

@@ -89,7 +89,9 @@ def run_stage(
     return result
 
 
-def stage_task_options(pipeline: Pipeline, stage: StageSpec, settings: Settings) -> dict[str, Any]:
+def stage_task_options(
+    pipeline: Pipeline, stage: StageSpec, settings: Settings, *, recompute: bool = False
+) -> dict[str, Any]:
     """Prefect task options of a stage: retries and backoff from its manifest.
 
     Results persist under BARECOUNT_RESULTS, beside the warehouse they describe, unless
@@ -99,6 +101,8 @@ def stage_task_options(pipeline: Pipeline, stage: StageSpec, settings: Settings)
     options: dict[str, Any] = {}
     if not os.environ.get("PREFECT_DEFAULT_RESULT_STORAGE_BLOCK"):
         options["result_storage"] = settings.results
+    if recompute:  # replay --verify: run the code again even though a result is cached
+        options["refresh_cache"] = True
     return options | {
         "name": stage.name,
         "task_run_name": f"{stage.name}-{{partition}}",
