@@ -81,3 +81,9 @@ def flaky(ctx: StageContext) -> StageResult:
 def broken(ctx: StageContext) -> StageResult:
     _journal(ctx, "start")
     raise TerminalError("invoice amounts are not numbers")
+
+
+def unstable(ctx: StageContext) -> StageResult:
+    """Deliberately not deterministic: its output depends on the clock."""
+    _journal(ctx, "start")
+    return StageResult(fingerprint=fingerprint_rows([(time.time_ns(),)]), kpis={"total": 1.0})
