@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from barecount.compiler import ENTRYPOINT, compile_manifests, render_prefect_yaml
+from barecount.compiler import ENTRYPOINT, compile_project, render_prefect_yaml
 from barecount.manifest import load_manifests
 from barecount.manifest.schema import stale_schemas
 
@@ -14,13 +14,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_compile_is_byte_identical_across_runs(manifests: Path) -> None:
-    first = render_prefect_yaml(compile_manifests(load_manifests(manifests)))
-    second = render_prefect_yaml(compile_manifests(load_manifests(manifests)))
+    first = render_prefect_yaml(compile_project(load_manifests(manifests)))
+    second = render_prefect_yaml(compile_project(load_manifests(manifests)))
     assert first == second
 
 
 def test_committed_prefect_yaml_is_current() -> None:
-    compiled = render_prefect_yaml(compile_manifests(load_manifests(REPO / "manifests")))
+    compiled = render_prefect_yaml(compile_project(load_manifests(REPO / "manifests")))
     committed = (REPO / "deployments" / "prefect.yaml").read_text()
     assert committed == compiled, "deployments/prefect.yaml is stale: run 'barecount compile'"
 
@@ -30,7 +30,7 @@ def test_committed_json_schemas_are_current() -> None:
 
 
 def test_finance_deployment_spec(manifests: Path) -> None:
-    document = yaml.safe_load(render_prefect_yaml(compile_manifests(load_manifests(manifests))))
+    document = yaml.safe_load(render_prefect_yaml(compile_project(load_manifests(manifests))))
     (deployment,) = [d for d in document["deployments"] if d["name"] == "finance-kpi"]
     assert deployment["entrypoint"] == ENTRYPOINT
     assert deployment["parameters"] == {"pipeline": "finance-kpi"}
@@ -57,5 +57,5 @@ def test_removing_the_schedule_removes_it_from_the_output(manifests: Path) -> No
     start = text.index("  schedule:")
     end = text.index("  triggers:")
     path.write_text(text[:start] + text[end:])
-    document = yaml.safe_load(render_prefect_yaml(compile_manifests(load_manifests(manifests))))
+    document = yaml.safe_load(render_prefect_yaml(compile_project(load_manifests(manifests))))
     assert document["deployments"][0]["schedules"] == []

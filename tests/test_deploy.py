@@ -15,7 +15,7 @@ from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists
 
-from barecount.compiler import WORK_POOL, compile_manifests, render_prefect_yaml
+from barecount.compiler import WORK_POOL, compile_project, render_prefect_yaml
 from barecount.manifest import load_manifests
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ def test_prefect_deploy_accepts_compiled_file(prefect_api: str, tmp_path: Path) 
     shutil.copytree(REPO / "manifests", project / "manifests")
     pipeline = project / "manifests" / "pipelines" / "finance-kpi.yaml"
     pipeline.write_text(pipeline.read_text().replace('cron: "0 0 * * *"', 'cron: "15 1 * * *"'))
-    compiled = render_prefect_yaml(compile_manifests(load_manifests(project / "manifests")))
+    compiled = render_prefect_yaml(compile_project(load_manifests(project / "manifests")))
     (project / "deployments").mkdir()
     (project / "deployments" / "prefect.yaml").write_text(compiled)
     ensure_process_pool()
@@ -100,6 +100,14 @@ def test_prefect_deploy_accepts_compiled_file(prefect_api: str, tmp_path: Path) 
     assert {(s.hour, s.minute) for s in starts} == {(1, 15)}
     assert len({s.date() for s in starts}) == len(starts)  # one a day
     assert {r.parameters.get("trigger") for r in scheduled} == {"schedule"}
+
+    # the backfill of each pipeline is a deployment too, startable from the UI with a range
+    with get_client(sync_client=True) as client:
+        backfill = client.read_deployment_by_name("governed-backfill/finance-kpi-backfill")
+    assert backfill.parameters == {"pipeline": "finance-kpi"}
+    assert {"start", "end", "mode", "contracts"} <= set(
+        backfill.parameter_openapi_schema["properties"]
+    )
 
     automations = asyncio.run(automations_of(deployment.id))
     triggers = {

@@ -25,6 +25,36 @@ def compile_manifests(found: ManifestSet) -> list[dict[str, Any]]:
     return [compile_pipeline(found.pipelines[name].model) for name in sorted(found.pipelines)]
 
 
+BACKFILL_FLOW_NAME = "governed-backfill"
+BACKFILL_ENTRYPOINT = "flows/governed_backfill.py:governed_backfill"
+
+
+def compile_backfills(found: ManifestSet) -> list[dict[str, Any]]:
+    """One backfill deployment per pipeline, started from the Prefect UI with a range.
+
+    Named '<pipeline>-backfill': prefect.yaml identifies deployments by name alone.
+    """
+    return [
+        {
+            "name": f"{name}-backfill",
+            "description": f"Backfill {name}: give start, end and optionally mode, contracts "
+            "(NAME@VERSION pins), parallel",
+            "entrypoint": BACKFILL_ENTRYPOINT,
+            "parameters": {"pipeline": name},
+            "tags": [*deployment_tags(found.pipelines[name].model), "backfill"],
+            "work_pool": {"name": WORK_POOL, "work_queue_name": "default", "job_variables": {}},
+            "schedules": [],
+            "triggers": [],
+        }
+        for name in sorted(found.pipelines)
+    ]
+
+
+def compile_project(found: ManifestSet) -> list[dict[str, Any]]:
+    """Every deployment of deployments/prefect.yaml: pipelines, then their backfills."""
+    return compile_manifests(found) + compile_backfills(found)
+
+
 def deployment_tags(pipeline: Pipeline) -> list[str]:
     tags = [OWNED_TAG, f"pipeline:{pipeline.name}"]
     if pipeline.metadata.owner:

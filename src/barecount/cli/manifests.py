@@ -74,9 +74,9 @@ def compile_(
     """Compile the manifests into a prefect.yaml that 'prefect deploy' accepts."""
     import difflib
 
-    from barecount.compiler import compile_manifests, render_prefect_yaml
+    from barecount.compiler import compile_project, render_prefect_yaml
 
-    text = render_prefect_yaml(compile_manifests(_manifests(manifests)))
+    text = render_prefect_yaml(compile_project(_manifests(manifests)))
     current = output.read_text(encoding="utf-8") if output.exists() else ""
     if check:
         if current == text:

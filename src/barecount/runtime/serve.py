@@ -8,8 +8,9 @@ from prefect import serve
 from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron
 
-from barecount.compiler import FLOW_NAME, compile_manifests
+from barecount.compiler import FLOW_NAME, compile_backfills, compile_manifests
 from barecount.manifest import ManifestSet
+from barecount.runtime.backfill import governed_backfill
 from barecount.runtime.flow import governed_pipeline
 
 
@@ -33,6 +34,15 @@ def served_deployments(found: ManifestSet, *, manifests_path: str) -> list[Any]:
                 parameters={**spec["parameters"], "manifests": manifests_path},
                 schedules=schedules,
                 triggers=triggers,
+            )
+        )
+    for spec in compile_backfills(found):  # startable from the UI with a start and an end
+        deployments.append(
+            governed_backfill.to_deployment(
+                name=spec["name"],
+                description=spec["description"],
+                tags=spec["tags"],
+                parameters={**spec["parameters"], "manifests": manifests_path},
             )
         )
     return deployments
