@@ -87,3 +87,11 @@ def unstable(ctx: StageContext) -> StageResult:
     """Deliberately not deterministic: its output depends on the clock."""
     _journal(ctx, "start")
     return StageResult(fingerprint=fingerprint_rows([(time.time_ns(),)]), kpis={"total": 1.0})
+
+
+def switch(ctx: StageContext) -> StageResult:
+    """Fails (terminal) while a file 'fail.flag' lies beside the warehouse, succeeds after."""
+    _journal(ctx, "start")
+    if (Path(ctx.warehouse).parent / "fail.flag").exists():
+        raise TerminalError("the upstream export is corrupt")
+    return StageResult(fingerprint=fingerprint_rows([("ok",)]), kpis={"total": 1.0})

@@ -206,6 +206,24 @@ class BackfillEnd(Chained, table=True):
     counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
 
 
+class Alert(Chained, table=True):
+    """A notification sent (or tried) to a team: never its secret URL, only where it went."""
+
+    __tablename__ = "alert"
+
+    pipeline: str = Field(index=True, max_length=63)
+    partition: str = Field(max_length=32)
+    kind: str = Field(max_length=20)  # failure | escalation | resolution | late
+    dedupe_key: str = Field(index=True, max_length=300)
+    team: str | None = Field(default=None, max_length=63)
+    channel: str = Field(max_length=300)
+    message: str = ""
+    delivered: bool = False
+    attempts: int = 0
+    error: str | None = None
+    run_id: int | None = None
+
+
 CHAINED_TABLES: list[type[Chained]] = [
     PipelineRun,
     StageAttempt,
@@ -218,4 +236,5 @@ CHAINED_TABLES: list[type[Chained]] = [
     Backfill,
     BackfillOutcome,
     BackfillEnd,
+    Alert,
 ]

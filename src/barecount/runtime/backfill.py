@@ -206,7 +206,9 @@ def governed_backfill(
     def on_done(job: Job) -> None:
         nonlocal done
         error = failure_of(spec, job)
-        status, _ = finish_partition(settings.ledger_url, spec, job.gate.run, job.results, error)
+        status, _ = finish_partition(
+            settings.ledger_url, spec, job.gate.run, job.results, error, manifests=loaded
+        )
         outcome = {
             "partition": job.partition,
             "token": job.ref.token,

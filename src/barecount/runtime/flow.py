@@ -8,10 +8,11 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run as current_flow_run
 
+from barecount.alerts import after_run
 from barecount.ledger.db import session_scope
 from barecount.ledger.models import PipelineRun
 from barecount.ledger.store import finish_run, publish, start_run
-from barecount.manifest import load_manifests
+from barecount.manifest import ManifestSet, load_manifests
 from barecount.manifest.models import Pipeline
 from barecount.runtime.conditions import outside_window, upstream_tokens
 from barecount.runtime.engine import Job, failure_of, run_jobs
@@ -107,6 +108,9 @@ def governed_pipeline(
 
     def end_early(status: str, detail: str) -> dict[str, Any]:
         _finish(settings.ledger_url, run, status, detail=detail)
+        after_run(
+            ledger_url=settings.ledger_url, manifests=loaded, run=run, status=status, detail=detail
+        )
         logger.info("%s: %s", status, detail)
         return {**base, "status": status, "detail": detail}
 
@@ -145,7 +149,9 @@ def governed_pipeline(
     run_jobs(spec, [job], settings=settings)
     error = failure_of(spec, job)
     detail = "; ".join(notes)
-    status, kpis = finish_partition(settings.ledger_url, spec, run, job.results, error, detail)
+    status, kpis = finish_partition(
+        settings.ledger_url, spec, run, job.results, error, detail, manifests=loaded
+    )
     if error is not None:
         raise error
     summary = {
@@ -201,15 +207,22 @@ def finish_partition(
     results: dict[str, StageResult],
     error: BaseException | None,
     detail: str = "",
+    *,
+    manifests: ManifestSet,
 ) -> tuple[str, dict[str, float | None]]:
-    """Publish a finished partition's KPIs (once per token) and record how its run ended."""
+    """Publish a finished partition's KPIs (once per token), record how its run ended, and
+    tell the owning team when that starts or ends a failure streak."""
     if error is not None:
         status = getattr(error, "status", "failed")
         _finish(ledger_url, run, status, detail=str(error))
+        after_run(
+            ledger_url=ledger_url, manifests=manifests, run=run, status=status, detail=str(error)
+        )
         return status, {}
     status, kpis = publish_kpis(ledger_url, spec, run, results)
     stages = {name: r.model_dump(mode="json", by_alias=True) for name, r in results.items()}
     _finish(ledger_url, run, status, kpis=kpis, stages=stages, detail=detail)
+    after_run(ledger_url=ledger_url, manifests=manifests, run=run, status=status, detail=detail)
     return status, kpis
 
 

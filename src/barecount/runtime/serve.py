@@ -74,7 +74,10 @@ def delete_deployments(names: list[str]) -> None:
 
     with get_client(sync_client=True) as client:
         for name in names:
-            client.delete_deployment(client.read_deployment_by_name(f"{FLOW_NAME}/{name}").id)
+            deployment_id = client.read_deployment_by_name(f"{FLOW_NAME}/{name}").id
+            # Prefect deletes a deployment's schedules with it, but not its trigger automations
+            client.delete_resource_owned_automations(f"prefect.deployment.{deployment_id}")
+            client.delete_deployment(deployment_id)
 
 
 def serve_all(found: ManifestSet, *, manifests_path: str, limit: int | None = None) -> None:

@@ -1,0 +1,136 @@
+"""Alerts reach a real HTTP receiver once per failure streak, escalate, and resolve."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+from bc_testkit import write_pipeline
+from sqlalchemy import select
+
+from barecount.alerts import redact_channel
+from barecount.ledger.db import session_scope
+from barecount.ledger.models import Alert
+from barecount.runtime.flow import governed_pipeline
+from barecount.settings import get_settings
+
+SECRET = "s3cr3t-webhook-token"
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 that keeps every JSON notification posted to it."""
+
+    def __init__(self) -> None:
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((self.path, json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def paths(self) -> list[str]:
+        return [path.split("?")[0] for path, _ in self.received]
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.server.shutdown()
+
+
+def test_redacted_channels_hide_credentials_and_paths() -> None:
+    assert redact_channel(f"json://bot:{SECRET}@127.0.0.1:8765/hook/{SECRET}") == (
+        "json://127.0.0.1:8765/***"
+    )
+    assert redact_channel(f"slack://T000/B000/{SECRET}") == "slack://T000/***"
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_one_alert_per_streak_then_escalation_then_resolution(
+    home: Path, manifests: Path, receiver: Receiver, caplog
+) -> None:
+    team = manifests / "teams" / "finance-data.yaml"
+    base = f"json://bot:{SECRET}@127.0.0.1:{receiver.port}"
+    team.write_text(
+        team.read_text()
+        .replace("  alerts: []", f'  alerts: ["{base}/alerts/{SECRET}"]')
+        .replace("  escalation: []", f'  escalation: ["{base}/oncall"]')
+    )
+    write_pipeline(
+        manifests,
+        "fragile",
+        [{"name": "load", "kind": "kpi", "run": "bc_test_stages:switch", "publishes": ["total"]}],
+        alerts={"team": "finance-data", "after_failed_runs": 1, "escalate_after": 3},
+    )
+    flag = home / "fail.flag"
+    home.mkdir(parents=True, exist_ok=True)
+    flag.write_text("x")
+
+    def run_once() -> str:
+        state = governed_pipeline(
+            pipeline="fragile",
+            partition="2026-11-26",
+            manifests=str(manifests),
+            run_token=None,
+            return_state=True,
+        )
+        return state.type.value
+
+    assert [run_once() for _ in range(4)] == ["FAILED"] * 4
+    assert receiver.paths() == [f"/alerts/{SECRET}", "/oncall"]
+    first = receiver.received[0][1]
+    assert "fragile 2026-11-26 failed (failed)" in first["message"]
+    assert "the upstream export is corrupt" in first["message"]
+    assert "3 consecutive runs" in receiver.received[1][1]["message"]
+
+    flag.unlink()
+    assert run_once() == "COMPLETED"
+    assert receiver.paths() == [f"/alerts/{SECRET}", "/oncall", f"/alerts/{SECRET}"]
+    assert "recovered" in receiver.received[2][1]["title"]
+
+    with session_scope(get_settings().ledger_url) as session:
+        alerts = session.execute(select(Alert).order_by(Alert.id)).scalars().all()
+    assert [(a.kind, a.delivered, a.channel) for a in alerts] == [
+        ("failure", True, f"json://127.0.0.1:{receiver.port}/***"),
+        ("escalation", True, f"json://127.0.0.1:{receiver.port}/***"),
+        ("resolution", True, f"json://127.0.0.1:{receiver.port}/***"),
+    ]
+    assert len({a.dedupe_key for a in alerts}) == 1
+    stored = json.dumps([a.model_dump(mode="json") for a in alerts])
+    assert SECRET not in stored
+    assert SECRET not in caplog.text
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_a_dead_channel_is_retried_recorded_and_never_fails_the_run(
+    home: Path, manifests: Path
+) -> None:
+    team = manifests / "teams" / "finance-data.yaml"
+    team.write_text(team.read_text().replace("  alerts: []", '  alerts: ["json://127.0.0.1:9/x"]'))
+    write_pipeline(
+        manifests,
+        "fragile",
+        [{"name": "load", "kind": "kpi", "run": "bc_test_stages:switch", "publishes": ["total"]}],
+    )
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "fail.flag").write_text("x")
+    state = governed_pipeline(
+        pipeline="fragile", partition="2026-11-25", manifests=str(manifests), return_state=True
+    )
+    assert "the upstream export is corrupt" in str(state.result(raise_on_failure=False))
+    with session_scope(get_settings().ledger_url) as session:
+        (alert,) = session.execute(select(Alert)).scalars().all()
+    assert (alert.kind, alert.delivered, alert.attempts) == ("failure", False, 4)
