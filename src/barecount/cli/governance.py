@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import typer
 from rich.table import Table
 
@@ -88,64 +86,27 @@ def reject(
 
 
 def _decide(run: str, decision: str, approver: str, reason: str, wait: float) -> None:
-    from prefect.exceptions import ObjectNotFound
-    from prefect.flow_runs import resume_flow_run
+    from barecount.runtime.decide import send_decision
 
-    from barecount.governance.signing import approval_message, load_private_key, sign
-    from barecount.ledger.db import session_scope
-    from barecount.ledger.governance_store import decisions_for, pending_holds
-    from barecount.runtime.server import resolve_api_url, use_api
-
-    settings = get_settings()
-    with session_scope(settings.ledger_url) as session:
-        holds = [c for c, _ in pending_holds(session=session) if run in (c.flow_run_id, c.token)]
-        if not holds:
-            raise BareCountError(
-                f"no run waiting for governance matches {run!r}; 'barecount pending' lists them"
-            )
-        check = holds[0]
-        seen = {d.id for d in decisions_for(session=session, check_id=check.id)}
-    key = load_private_key(settings.home, approver)
-    signature = ""
-    if key is not None:
-        message = approval_message(
-            flow_run_id=check.flow_run_id or "",
-            contract=check.contract,
-            fingerprint=check.schema_fingerprint,
-            decision=decision,
-        )
-        signature = sign(key, message)
-    form = {"decision": decision, "approver": approver, "reason": reason, "signature": signature}
-    with use_api(resolve_api_url(settings)):
-        try:
-            resume_flow_run(check.flow_run_id, run_input=form)
-        except ObjectNotFound:
-            raise BareCountError(
-                f"flow run {check.flow_run_id} does not exist on the Prefect server"
-            ) from None
-        except RuntimeError as exc:  # NotPausedError and friends
-            raise BareCountError(f"flow run {check.flow_run_id} cannot be resumed: {exc}") from None
+    sent = send_decision(
+        get_settings(), run, decision=decision, approver=approver, reason=reason, wait=wait
+    )
+    check, verdict = sent.check, sent.verdict
     out.print(
-        f"sent {decision} by {approver} ({'signed' if signature else 'unsigned'}) to flow run "
+        f"sent {decision} by {approver} ({'signed' if sent.signed else 'unsigned'}) to flow run "
         f"{check.flow_run_id}"
     )
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        with session_scope(settings.ledger_url) as session:
-            new = [d for d in decisions_for(session=session, check_id=check.id) if d.id not in seen]
-        if new:
-            verdict = new[-1]
-            if verdict.accepted:
-                version = (
-                    f"; contract {check.contract} is now version {verdict.new_version}"
-                    if verdict.new_version
-                    else ""
-                )
-                out.print(f"[green]accepted:[/] {decision}{version}")
-                return
-            raise BareCountError(f"refused: {verdict.verdict}; the run is paused again")
-        time.sleep(0.5)
-    out.print(f"no verdict from the run within {wait:g} s; check 'barecount pending'")
+    if verdict is None:
+        out.print(f"no verdict from the run within {wait:g} s; check 'barecount pending'")
+        return
+    if not verdict.accepted:
+        raise BareCountError(f"refused: {verdict.verdict}; the run is paused again")
+    version = (
+        f"; contract {check.contract} is now version {verdict.new_version}"
+        if verdict.new_version
+        else ""
+    )
+    out.print(f"[green]accepted:[/] {decision}{version}")
 
 
 def register(app: typer.Typer) -> None:
