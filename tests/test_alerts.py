@@ -134,3 +134,33 @@ def test_a_dead_channel_is_retried_recorded_and_never_fails_the_run(
     with session_scope(get_settings().ledger_url) as session:
         (alert,) = session.execute(select(Alert)).scalars().all()
     assert (alert.kind, alert.delivered, alert.attempts) == ("failure", False, 4)
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_status_shows_last_state_retries_and_alert(capsys, home: Path, manifests: Path) -> None:
+    from barecount.cli.main import main
+
+    team = manifests / "teams" / "finance-data.yaml"
+    team.write_text(team.read_text().replace("  alerts: []", '  alerts: ["json://127.0.0.1:9/x"]'))
+    write_pipeline(
+        manifests,
+        "fragile",
+        [{"name": "load", "kind": "kpi", "run": "bc_test_stages:switch", "publishes": ["total"]}],
+    )
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "fail.flag").write_text("x")
+    governed_pipeline(
+        pipeline="fragile", partition="2026-11-24", manifests=str(manifests), return_state=True
+    )
+    capsys.readouterr()
+    assert main(["status", "-m", str(manifests), "--json"]) == 0
+    rows = {r["pipeline"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["finance-kpi"]["state"] == "never run"
+    fragile = rows["fragile"]
+    assert (fragile["last_partition"], fragile["state"], fragile["attempts"]) == (
+        "2026-11-24",
+        "failed",
+        1,
+    )
+    assert fragile["last_alert"]["kind"] == "failure"
+    assert fragile["last_alert"]["delivered"] is False

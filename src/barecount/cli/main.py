@@ -15,6 +15,7 @@ from barecount.cli import manifests as manifests_cmds
 from barecount.cli import run as run_cmds
 from barecount.cli import schedule as schedule_cmds
 from barecount.cli import server as server_cmds
+from barecount.cli import status as status_cmds
 from barecount.cli.output import fail
 from barecount.errors import BareCountError
 
@@ -32,6 +33,7 @@ governance_cmds.register(app)
 gitops_cmds.register(app)
 schedule_cmds.register(app)
 backfill_cmds.register(app)
+status_cmds.register(app)
 app.add_typer(server_cmds.app, name="server")
 
 
