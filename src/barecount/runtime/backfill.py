@@ -3,9 +3,11 @@ run what is needed in one flow run, and leave a compliance record."""
 
 from __future__ import annotations
 
+import contextvars
 import getpass
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -228,9 +230,24 @@ def governed_backfill(
         for listener in progress_listeners:
             listener(done, total, outcome)
 
-    started = run_jobs(
-        spec, jobs, settings=settings, parallel=parallel, fail_fast=fail_fast, on_done=on_done
-    )
+    # Publishing and recording a finished partition happen on one background thread, in
+    # order, so the flow's thread keeps submitting stages meanwhile (bench/backfill.py).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-ledger") as recorder:
+        pending = []
+
+        def hand_over(job: Job) -> None:
+            pending.append(recorder.submit(contextvars.copy_context().run, on_done, job))
+
+        started = run_jobs(
+            spec,
+            jobs,
+            settings=settings,
+            parallel=parallel,
+            fail_fast=fail_fast,
+            on_done=hand_over,
+        )
+        for future in pending:
+            future.result()
     for job in jobs[len(started) :]:
         outcomes[job.partition] = {
             "partition": job.partition,
