@@ -26,6 +26,7 @@ class Settings(BaseModel):
     prefect_api_url: str | None = Field(
         description="Prefect API to use; None starts the local server under home."
     )
+    console_url: str = Field(description="Where 'barecount console' is reached; for links.")
     server_host: str = Field(description="Host the local Prefect server binds to.")
     server_port: int = Field(description="Port of the local Prefect server.")
 
@@ -67,6 +68,7 @@ def get_settings() -> Settings:
         landing=Path(_env("BARECOUNT_LANDING") or home / "landing").absolute(),
         results=Path(_env("BARECOUNT_RESULTS") or home / "results").absolute(),
         prefect_api_url=_env("BARECOUNT_PREFECT_API_URL") or _env("PREFECT_API_URL"),
+        console_url=(_env("BARECOUNT_CONSOLE_URL") or "http://127.0.0.1:8787").rstrip("/"),
         server_host=_env("BARECOUNT_SERVER_HOST") or "127.0.0.1",
         server_port=int(_env("BARECOUNT_SERVER_PORT") or 4280),
     )

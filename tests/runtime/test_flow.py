@@ -171,3 +171,4 @@ def test_run_leaves_stage_table_and_summary_artifacts(home: Path, manifests: Pat
     assert f"run token: `{summary['token']}`" in markdown
     assert "| revenue_daily |" in markdown
     assert "published under this token" in markdown
+    assert f"http://127.0.0.1:8787/evidence/{summary['token']}" in markdown  # console page

@@ -48,6 +48,9 @@ def stage_rows(*, ledger_url: str, run_id: int) -> list[dict[str, Any]]:
 
 def write_artifacts(summary: dict[str, Any], *, ledger_url: str) -> None:
     """A table of the stages and a Markdown summary, keyed by pipeline and partition."""
+    from barecount.settings import get_settings
+
+    console = get_settings().console_url
     base = artifact_key(summary["pipeline"], summary["partition"])
     rows = stage_rows(ledger_url=ledger_url, run_id=summary["run_id"])
     create_table_artifact(
@@ -70,7 +73,9 @@ def write_artifacts(summary: dict[str, Any], *, ledger_url: str) -> None:
         f"- status: **{status}**\n"
         f"- trigger: {summary['trigger']}\n"
         f"- contracts: {', '.join(f'{k}@{v}' for k, v in summary['contracts'].items()) or '-'}\n"
-        f"- ledger run id: {summary['run_id']}\n\n"
+        f"- ledger run id: {summary['run_id']}\n"
+        f"- evidence chain: [{console}/evidence/{summary['token']}]"
+        f"({console}/evidence/{summary['token']})\n\n"
         "| KPI | value |\n|---|---|\n"
         f"{kpi_lines}\n"
     )
