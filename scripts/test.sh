@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/bootstrap.sh
+# The console's browser test drives Debian's Chromium; as root this installs it once.
+bash scripts/ensure-chromium.sh || echo "Chromium could not be installed: the browser test will skip" >&2
 exec python -m pytest "$@"

@@ -8,6 +8,7 @@ import typer
 from typer._click import exceptions as click_exceptions  # typer vendors click
 
 from barecount.cli import backfill as backfill_cmds
+from barecount.cli import console as console_cmds
 from barecount.cli import gitops as gitops_cmds
 from barecount.cli import governance as governance_cmds
 from barecount.cli import ledger as ledger_cmds
@@ -34,6 +35,7 @@ gitops_cmds.register(app)
 schedule_cmds.register(app)
 backfill_cmds.register(app)
 status_cmds.register(app)
+console_cmds.register(app)
 app.add_typer(server_cmds.app, name="server")
 
 

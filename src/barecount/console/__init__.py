@@ -1,0 +1,1 @@
+"""The governance web console: pipelines, pending approvals, evidence, backfills (FastAPI)."""

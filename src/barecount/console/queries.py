@@ -1,0 +1,204 @@
+"""What the console shows, read from the ledger: runs with stage states, evidence, backfills."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from barecount.ledger.governance_store import decisions_for, find_version, hold_statuses
+from barecount.ledger.models import (
+    Backfill,
+    BackfillEnd,
+    BackfillOutcome,
+    ContractVersion,
+    Decision,
+    GateCheck,
+    HoldEvent,
+    PipelineRun,
+    RunSummary,
+    StageAttempt,
+)
+from barecount.ledger.store import TokenEvidence, evidence, runs, summaries
+
+
+@dataclass
+class RunView:
+    """One pipeline run with how far each stage got."""
+
+    run: PipelineRun
+    summary: RunSummary | None
+    attempts: list[StageAttempt]
+    states: dict[str, str]
+    status: str
+
+    @property
+    def attempt_count(self) -> int:
+        return len(self.attempts)
+
+    @property
+    def retries(self) -> int:
+        return sum(1 for a in self.attempts if a.state == "retrying")
+
+
+def stage_states(
+    attempts: list[StageAttempt], holds: list[tuple[GateCheck, HoldEvent | None]]
+) -> dict[str, str]:
+    """Stage -> completed | cached | failed | retrying | held, from one run's ledger rows.
+
+    The last attempt of a stage decides; a gate check decides over a completed extract,
+    because the run stops at the gate: pending -> held, rejected or blocked -> failed.
+    """
+    states: dict[str, str] = {}
+    for attempt in sorted(attempts, key=lambda a: a.id or 0):
+        states[attempt.stage] = attempt.state
+    for check, event in holds:
+        status = event.status if event is not None else None
+        if check.outcome == "blocked" or status in ("rejected", "timed-out"):
+            states[check.stage] = "failed"
+        elif status == "pending":
+            states[check.stage] = "held"
+    return states
+
+
+Holds = list[tuple[GateCheck, HoldEvent | None]]
+
+
+def _checks_of(session: Session, run_ids: list[int]) -> dict[int, Holds]:
+    if not run_ids:
+        return {}
+    checks = list(
+        session.execute(
+            select(GateCheck).where(GateCheck.run_id.in_(run_ids)).order_by(GateCheck.id)
+        ).scalars()
+    )
+    latest = {c.id: e for c, e in hold_statuses(session=session)}
+    found: dict[int, Holds] = {}
+    for check in checks:
+        found.setdefault(check.run_id, []).append((check, latest.get(check.id)))
+    return found
+
+
+def run_views(*, session: Session, pipeline: str, limit: int = 50) -> list[RunView]:
+    """A pipeline's most recent runs first, with their stage states."""
+    found = runs(session=session, pipeline=pipeline, limit=limit)
+    ids = [r.id for r in found]
+    ends = summaries(session=session, run_ids=ids)
+    attempts: dict[int, list[StageAttempt]] = {}
+    if ids:
+        query = select(StageAttempt).where(StageAttempt.run_id.in_(ids)).order_by(StageAttempt.id)
+        for attempt in session.execute(query).scalars():
+            attempts.setdefault(attempt.run_id, []).append(attempt)
+    checks = _checks_of(session, ids)
+    views = []
+    for run in found:
+        states = stage_states(attempts.get(run.id, []), checks.get(run.id, []))
+        summary = ends.get(run.id)
+        if summary is not None:
+            status = summary.status
+        elif "held" in states.values():
+            status = "held"
+        else:
+            status = "running"
+        views.append(RunView(run, summary, attempts.get(run.id, []), states, status))
+    return views
+
+
+@dataclass
+class CheckEvidence:
+    check: GateCheck
+    status: str | None
+    decisions: list[Decision]
+
+
+@dataclass
+class EvidenceView:
+    """The chain behind a token: KPIs <- token <- attempts <- contract versions <- approvals."""
+
+    token: TokenEvidence
+    contracts: list[ContractVersion]
+    checks: list[CheckEvidence] = field(default_factory=list)
+
+
+def evidence_view(*, session: Session, token: str) -> EvidenceView:
+    """Raises UnknownTokenError for a token the ledger has never seen."""
+    found = evidence(session=session, token=token)
+    contracts: list[ContractVersion] = []
+    seen: set[tuple[str, str]] = set()
+    for run in found.runs:
+        for contract, version in sorted((run.contract_versions or {}).items()):
+            if (contract, str(version)) in seen:
+                continue
+            seen.add((contract, str(version)))
+            row = find_version(session=session, contract=contract, version=str(version))
+            if row is not None:
+                contracts.append(row)
+    latest = {c.id: e for c, e in hold_statuses(session=session)}
+    query = select(GateCheck).where(GateCheck.token == token).order_by(GateCheck.id)
+    checks = [
+        CheckEvidence(
+            check=check,
+            status=latest[check.id].status if check.id in latest else None,
+            decisions=decisions_for(session=session, check_id=check.id),
+        )
+        for check in session.execute(query).scalars()
+    ]
+    # a version approved during this token's run is part of its chain too
+    for item in checks:
+        for decision in item.decisions:
+            if decision.new_version and (decision.contract, decision.new_version) not in seen:
+                seen.add((decision.contract, decision.new_version))
+                row = find_version(
+                    session=session, contract=decision.contract, version=decision.new_version
+                )
+                if row is not None:
+                    contracts.append(row)
+    return EvidenceView(token=found, contracts=contracts, checks=checks)
+
+
+@dataclass
+class BackfillView:
+    backfill: Backfill
+    planned: int  # partitions in the plan
+    to_run: int  # of which the plan runs (the rest were skipped as already published)
+    outcomes: Counter
+    end: BackfillEnd | None
+
+    @property
+    def done(self) -> int:
+        return sum(self.outcomes.values())
+
+    @property
+    def state(self) -> str:
+        if self.end is not None:
+            return "finished"
+        return "unfinished (running or interrupted)"
+
+
+def backfill_views(*, session: Session, limit: int = 100) -> list[BackfillView]:
+    """Recent backfills first, with their outcome counts."""
+    found = list(
+        session.execute(select(Backfill).order_by(Backfill.id.desc()).limit(limit)).scalars()
+    )
+    ids = [b.id for b in found]
+    outcomes: dict[int, Counter] = {i: Counter() for i in ids}
+    ends: dict[int, BackfillEnd] = {}
+    if ids:
+        query = select(BackfillOutcome).where(BackfillOutcome.backfill_id.in_(ids))
+        for row in session.execute(query).scalars():
+            outcomes[row.backfill_id][row.outcome] += 1
+        query = select(BackfillEnd).where(BackfillEnd.backfill_id.in_(ids))
+        for row in session.execute(query).scalars():
+            ends[row.backfill_id] = row
+    return [
+        BackfillView(
+            backfill=b,
+            planned=len(b.plan or []),
+            to_run=sum(1 for p in b.plan or [] if p.get("action") == "run"),
+            outcomes=outcomes[b.id],
+            end=ends.get(b.id),
+        )
+        for b in found
+    ]

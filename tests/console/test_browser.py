@@ -1,0 +1,160 @@
+"""The console in headless Chromium: log in, see a held drift, approve it, watch the run finish."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from barecount.console.auth import issue_token
+from barecount.console.svg import STATE_STYLE
+from barecount.ledger.db import session_scope
+from barecount.ledger.models import Publication
+from barecount.manifest import load_manifests
+from barecount.settings import get_settings
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "console"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _chromium() -> Path:
+    if not CHROMIUM.exists():
+        subprocess.run(["bash", str(REPO / "scripts" / "ensure-chromium.sh")], check=False)
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "no /usr/bin/chromium and scripts/ensure-chromium.sh could not install it "
+            "(needs root and apt-get); install Debian's chromium to run the browser test"
+        )
+    pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+    return CHROMIUM
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def console_url(governed: Path, home: Path):
+    port = _free_port()
+    command = [sys.executable, "-m", "barecount.cli.console", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "-m", str(governed)],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/login", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            raise AssertionError(f"console exited: {process.communicate()[0]}")
+        time.sleep(0.2)
+    else:
+        process.kill()
+        raise AssertionError("console did not answer within 30 s")
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def browser_page():
+    executable = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.mkdtemp(prefix="bc-chromium-")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            profile,
+            executable_path=str(executable),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        try:
+            yield context.pages[0] if context.pages else context.new_page()
+        finally:
+            context.close()
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_approver_approves_a_held_drift_in_the_browser(
+    governed: Path, home: Path, paused_run, console_url: str, browser_page
+):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser_page
+    held = paused_run("2026-11-23")
+    token = issue_token(get_settings().home, "alice", load_manifests(governed))
+
+    page.goto(f"{console_url}/login")
+    page.fill("input[name=name]", "alice")
+    page.fill("input[name=token]", token)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{console_url}/pending")
+    assert "signed in as alice" in page.inner_text("header")
+    hold = page.locator(f"#hold-{held.check.id}")
+    diff = hold.locator("table.diff").inner_text()
+    assert "renamed" in diff and "customer_id" in diff
+    page.screenshot(path=str(ARTIFACTS / "pending.png"), full_page=True)
+
+    hold.locator("input[name=reason]").fill("ERP renamed the column")
+    hold.locator("button.approve").click()
+    page.wait_for_selector("#verdict", timeout=90_000)
+    verdict = page.inner_text("#verdict")
+    assert "accepted: approve by alice (signed)" in verdict
+    assert "contract invoices is now version 2.0.0" in verdict
+    page.screenshot(path=str(ARTIFACTS / "verdict.png"), full_page=True)
+
+    stdout, stderr = held.process.communicate(timeout=120)
+    assert held.process.returncode == 0, stderr
+    assert "revenue_daily" in stdout
+    with session_scope(get_settings().ledger_url) as session:
+        published = session.execute(
+            select(Publication.kpi).where(Publication.token == held.check.token)
+        ).scalars()
+        assert sorted(published) == ["dso_days", "overdue_ratio", "revenue_daily"]
+
+    page.goto(f"{console_url}/")
+    boxes = page.locator("#p-finance-kpi svg rect[data-stage]")
+    assert boxes.count() == 3
+    fills = {
+        boxes.nth(i).get_attribute("data-stage"): boxes.nth(i).get_attribute("fill")
+        for i in range(3)
+    }
+    assert fills == dict.fromkeys(
+        ("ingest-invoices", "gdp-invoices", "kpi-finance"), STATE_STYLE["completed"][0]
+    )
+    page.screenshot(path=str(ARTIFACTS / "pipelines.png"), full_page=True)
