@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from barecount.ledger.chain import append
 from barecount.ledger.db import session_scope
-from barecount.ledger.models import Alert, PipelineRun, RunSummary
+from barecount.ledger.models import Alert, GateCheck, PipelineRun, RunSummary
 from barecount.manifest import ManifestSet
 
 FAILED = ("failed", "rejected", "blocked")
@@ -135,6 +135,78 @@ def deliver(url: str, title: str, body: str) -> tuple[bool, int, str | None]:
         except Exception as exc:  # a broken channel must never fail the pipeline run
             error = f"{type(exc).__name__}"
     return False, len(DELIVERY_DELAYS) + 1, error
+
+
+def hold_alert(
+    *, ledger_url: str, manifests: ManifestSet, check: GateCheck, waited_hours: float
+) -> list[Alert]:
+    """Tell the owning team that a drift has waited for governance longer than its limit."""
+    try:
+        team = manifests.owning_team_of_contract(check.contract, manifests.pipeline(check.pipeline))
+        if team is None:
+            return []
+        where = f"{check.pipeline} {check.partition}"
+        notice = Notice(
+            "hold",
+            f"hold-{check.id}",
+            f"BareCount: {where} waits for governance",
+            f"drift on {check.contract}@{check.contract_version} has held {where} for "
+            f"{waited_hours:g} h (limit {team.spec.hold_alert_hours:g} h); flow run "
+            f"{check.flow_run_id}: 'barecount approve' or 'barecount reject' it",
+            team.spec.alerts,
+        )
+        with session_scope(ledger_url) as session:
+            if _sent(session, notice.dedupe_key, notice.kind):
+                return []
+        return _send(
+            ledger_url,
+            notice,
+            pipeline=check.pipeline,
+            partition=check.partition,
+            team=team.name,
+            run_id=check.run_id,
+        )
+    except Exception:  # alerting must never fail or hide the run's own outcome
+        logger.exception("hold alert for check %s failed", check.id)
+        return []
+
+
+def _send(
+    ledger_url: str,
+    notice: Notice,
+    *,
+    pipeline: str,
+    partition: str,
+    team: str | None,
+    run_id: int | None,
+) -> list[Alert]:
+    recorded = []
+    for url in notice.channels or ("",):
+        delivered, attempts, error = (
+            deliver(url, notice.title, notice.body)
+            if url
+            else (False, 0, "the team has no alert channel")
+        )
+        with session_scope(ledger_url) as session:
+            recorded.append(
+                append(
+                    session,
+                    Alert(
+                        pipeline=pipeline,
+                        partition=partition,
+                        kind=notice.kind,
+                        dedupe_key=notice.dedupe_key,
+                        team=team,
+                        channel=redact_channel(url) if url else "-",
+                        message=notice.body,
+                        delivered=delivered,
+                        attempts=attempts,
+                        error=error,
+                        run_id=run_id,
+                    ),
+                )
+            )
+    return recorded
 
 
 def after_run(

@@ -327,3 +327,48 @@ def test_second_run_on_a_held_contract_is_blocked_at_its_gate(capsys, governed: 
 
     assert cli(capsys, "reject", check.flow_run_id, "--as", "bob", "--reason", "x")[0] == 0
     process.communicate(timeout=120)
+
+
+def test_a_hold_older_than_the_team_limit_alerts_the_team(capsys, governed: Path, home: Path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from barecount.ledger.models import Alert
+
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    team = governed / "teams" / "finance-data.yaml"
+    team.write_text(
+        team.read_text()
+        .replace("  alerts: []", f'  alerts: ["json://127.0.0.1:{server.server_address[1]}/hook"]')
+        .replace("  escalation: []", "  escalation: []\n  hold_alert_hours: 0.001")
+    )
+    partition = "2026-11-14"
+    write_extract(home / "landing", "erp.invoices", partition, 300, drift="drop-column")
+    process = start_run(governed, partition)
+    try:
+        check = wait_for_hold(partition, process)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not received:
+            time.sleep(0.5)
+        assert len(received) == 1
+        assert "waits for governance" in received[0]["title"]
+        assert check.flow_run_id in received[0]["message"]
+        with session_scope(get_settings().ledger_url) as session:
+            kinds = session.execute(select(Alert.kind)).scalars().all()
+        assert kinds == ["hold"]
+    finally:
+        cli(capsys, "reject", check.flow_run_id, "--as", "bob", "--reason", "done")
+        process.communicate(timeout=120)
+        server.shutdown()

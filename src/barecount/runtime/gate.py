@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from prefect import get_run_logger
@@ -11,6 +12,7 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 
 from barecount import events
+from barecount.alerts import hold_alert
 from barecount.errors import ContractRejected, GovernanceBlocked, HeldForGovernance
 from barecount.governance.contracts import document_with_schema, next_version, setting
 from barecount.governance.decision import GovernanceDecision, authorize
@@ -155,7 +157,6 @@ def _hold(
     diff: SchemaDiff,
     extracted: ExtractedSchema,
 ) -> None:
-    logger = get_run_logger()
     with session_scope(ctx.ledger_url) as session:
         record_hold(session=session, check=check, status="pending", detail=diff.summary())
     base = artifact_key(ctx.run.pipeline, ctx.run.partition, "drift", check.contract)
@@ -181,6 +182,44 @@ def _hold(
         )
     form = GovernanceDecision.with_initial_data(description=_form_description(ctx, check, diff))
     timeout = ctx.pipeline.spec.governance.approval_timeout_seconds
+    reminder = _hold_reminder(ctx, check)
+    try:
+        _wait_for_decision(ctx, check, diff, extracted, form, timeout)
+    finally:
+        if reminder is not None:
+            reminder.cancel()
+
+
+def _hold_reminder(ctx: GateContext, check: GateCheck) -> threading.Timer | None:
+    """Alert the team if the hold outlives the team's limit while the flow waits."""
+    team = ctx.manifests.owning_team_of_contract(check.contract, ctx.pipeline)
+    if team is None:
+        return None
+    hours = team.spec.hold_alert_hours
+    timer = threading.Timer(
+        hours * 3600,
+        hold_alert,
+        kwargs={
+            "ledger_url": ctx.ledger_url,
+            "manifests": ctx.manifests,
+            "check": check,
+            "waited_hours": hours,
+        },
+    )
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _wait_for_decision(
+    ctx: GateContext,
+    check: GateCheck,
+    diff: SchemaDiff,
+    extracted: ExtractedSchema,
+    form: type,
+    timeout: int,
+) -> None:
+    logger = get_run_logger()
     while True:
         try:
             answer = pause_flow_run(wait_for_input=form, timeout=timeout, poll_interval=1)
