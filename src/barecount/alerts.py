@@ -218,34 +218,17 @@ def after_run(
             notices = notices_for(
                 session=session, manifests=manifests, run=run, status=status, detail=detail
             )
-        recorded = []
         team = manifests.owning_team(manifests.pipeline(run.pipeline))
+        recorded = []
         for notice in notices:
-            for url in notice.channels or ("",):
-                delivered, attempts, error = (
-                    deliver(url, notice.title, notice.body)
-                    if url
-                    else (False, 0, "the team has no alert channel")
-                )
-                with session_scope(ledger_url) as session:
-                    recorded.append(
-                        append(
-                            session,
-                            Alert(
-                                pipeline=run.pipeline,
-                                partition=run.partition,
-                                kind=notice.kind,
-                                dedupe_key=notice.dedupe_key,
-                                team=team.name if team else None,
-                                channel=redact_channel(url) if url else "-",
-                                message=notice.body,
-                                delivered=delivered,
-                                attempts=attempts,
-                                error=error,
-                                run_id=run.id,
-                            ),
-                        )
-                    )
+            recorded += _send(
+                ledger_url,
+                notice,
+                pipeline=run.pipeline,
+                partition=run.partition,
+                team=team.name if team else None,
+                run_id=run.id,
+            )
         return recorded
     except Exception:  # alerting must never fail or hide the run's own outcome
         logger.exception("alerting after run %s failed", run.id)
