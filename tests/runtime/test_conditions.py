@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from barecount.ledger.db import session_scope
-from barecount.ledger.models import RunSummary
+from barecount.ledger.models import Alert, RunSummary
 from barecount.manifest.models import Schedule
 from barecount.runtime.conditions import outside_window
 from barecount.runtime.flow import governed_pipeline
@@ -60,6 +60,10 @@ def test_scheduled_run_outside_its_window(late: str, home: Path, manifests: Path
     if late == "skip":
         assert (summary["status"], recorded[0].status) == ("skipped", "skipped")
         assert summary["kpis"] == {}
+        with session_scope(get_settings().ledger_url) as session:
+            alerts = session.execute(select(Alert)).scalars().all()
+        assert [(a.kind, a.partition) for a in alerts] == [("late", "2026-11-14")]
+        assert expected in alerts[0].message
     else:
         assert (summary["status"], recorded[0].status) == ("published", "published")
 
