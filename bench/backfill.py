@@ -42,7 +42,6 @@ import os
 import pstats
 import re
 import shutil
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -52,50 +51,32 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _local  # bench/_local.py: fresh home and free port (scripts run from bench/)
+
 REPO = Path(__file__).resolve().parents[1]
 PIPELINE = "finance-kpi"
 START, END = "2025-11-27", "2026-11-26"
 EXPECTED_PARTITIONS = 365
 TARGET_RATIO = 2.0
 TARGET_SECONDS = 60.0
-RESERVED_PORTS = {4280, 4281}  # the default local server and its neighbour: in use elsewhere
 HEARTBEAT_DEFAULT = "Prefect default"
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port not in RESERVED_PORTS:
-            return port
 
 
 def configure_environment(root: Path, log_level: str) -> None:
     """Point BareCount and Prefect at a fresh home and a free port; before Prefect is imported."""
     home = root / "home"
-    port = free_port()
-    os.environ.update(
-        BARECOUNT_HOME=str(home),
-        BARECOUNT_SERVER_PORT=str(port),
-        PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
-        PREFECT_HOME=str(root / "prefect-client"),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_LOGGING_LEVEL=log_level,
-        PREFECT_RESULTS_PERSIST_BY_DEFAULT="false",
+    _local.configure_environment(
+        root,
+        log_level,
         PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(home / "results-default"),
+        unset=(
+            "BARECOUNT_LEDGER_BLOCK",
+            # so "Prefect default" really is Prefect's default for the subflow baseline
+            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY",
+            "PREFECT_RUNNER_HEARTBEAT_FREQUENCY",
+            "PREFECT_TASK_RUNNER_THREAD_POOL_MAX_WORKERS",
+        ),
     )
-    for name in (
-        "BARECOUNT_PREFECT_API_URL",
-        "BARECOUNT_MANIFESTS",
-        "BARECOUNT_LEDGER_BLOCK",
-        "PREFECT_PROFILE",
-        # so "Prefect default" really is Prefect's default for the subflow baseline
-        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY",
-        "PREFECT_RUNNER_HEARTBEAT_FREQUENCY",
-        "PREFECT_TASK_RUNNER_THREAD_POOL_MAX_WORKERS",
-    ):
-        os.environ.pop(name, None)
     use_variant(root, "setup")
 
 

@@ -46,7 +46,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -58,8 +57,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import _local  # bench/_local.py: fresh home and free port (scripts run from bench/)
+
 REPO = Path(__file__).resolve().parents[1]
-RESERVED_PORTS = {4280, 4281}  # the default local server and its neighbour: in use elsewhere
 FIRST_DAY = date(2026, 10, 1)
 UPSTREAM, DOWNSTREAM = "finance-kpi", "finance-rollup"
 SOURCE = "erp.invoices"
@@ -104,34 +104,9 @@ class BenchError(RuntimeError):
     """A step failed or timed out; the message says which."""
 
 
-def free_port() -> int:
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port not in RESERVED_PORTS:
-            return port
-
-
 def configure_environment(root: Path, log_level: str) -> None:
     """Point BareCount and Prefect at a fresh home and a free port; before Prefect is imported."""
-    home = root / "home"
-    port = free_port()
-    os.environ.update(
-        BARECOUNT_HOME=str(home),
-        BARECOUNT_SERVER_PORT=str(port),
-        BARECOUNT_LEDGER_URL=f"sqlite:///{home / 'ledger.db'}",
-        BARECOUNT_WAREHOUSE=str(home / "warehouse.db"),
-        BARECOUNT_LANDING=str(home / "landing"),
-        BARECOUNT_RESULTS=str(home / "results"),
-        PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
-        PREFECT_HOME=str(root / "prefect-client"),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_LOGGING_LEVEL=log_level,
-        PREFECT_RESULTS_PERSIST_BY_DEFAULT="false",
-    )
-    for name in ("BARECOUNT_PREFECT_API_URL", "BARECOUNT_MANIFESTS", "PREFECT_PROFILE"):
-        os.environ.pop(name, None)
+    _local.configure_environment(root, log_level, **_local.ledger_env(root / "home"))
 
 
 def plain_resource(mode: str) -> str:

@@ -28,7 +28,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -38,10 +37,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _local  # bench/_local.py: fresh home and free port (scripts run from bench/)
+
 REPO = Path(__file__).resolve().parents[1]
 PARTITION = "2026-11-26"
 TARGET_RATIO = 1.5
-RESERVED_PORTS = {4280, 4281}  # the default local server and its neighbour: in use elsewhere
 
 NOOP_MODULE = "bench_noop_stages"
 NOOP_STAGES = '''\
@@ -74,35 +74,15 @@ def noop(ctx: StageContext) -> StageResult:
 '''
 
 
-def free_port() -> int:
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port not in RESERVED_PORTS:
-            return port
-
-
 def configure_environment(root: Path, log_level: str) -> None:
     """Point BareCount and Prefect at a fresh home and a free port; before Prefect is imported."""
     home = root / "home"
-    port = free_port()
-    os.environ.update(
-        BARECOUNT_HOME=str(home),
-        BARECOUNT_SERVER_PORT=str(port),
-        BARECOUNT_LEDGER_URL=f"sqlite:///{home / 'ledger.db'}",
-        BARECOUNT_WAREHOUSE=str(home / "warehouse.db"),
-        BARECOUNT_LANDING=str(home / "landing"),
-        BARECOUNT_RESULTS=str(home / "results"),
-        PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
-        PREFECT_HOME=str(root / "prefect-client"),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_LOGGING_LEVEL=log_level,
-        PREFECT_RESULTS_PERSIST_BY_DEFAULT="false",
+    _local.configure_environment(
+        root,
+        log_level,
+        **_local.ledger_env(home),
         PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(home / "results"),
     )
-    for name in ("BARECOUNT_PREFECT_API_URL", "BARECOUNT_MANIFESTS", "PREFECT_PROFILE"):
-        os.environ.pop(name, None)
 
 
 def write_noop_manifests(root: Path, stages: int) -> Path:
