@@ -18,34 +18,9 @@ import pytest
 @pytest.fixture
 def governed(manifests: Path, home: Path) -> Path:
     """Shipped manifests where finance-data requires signed approvals from alice and bob."""
-    from barecount.cli.main import main
-    from barecount.governance.signing import load_private_key, public_key_line
-    from barecount.settings import get_settings
+    from bc_testkit import require_signed_approvals
 
-    for name in ("alice", "bob"):
-        assert main(["keys", "generate", name, "--force"]) == 0
-    lines = [
-        f'    - {{name: {name}, public_key: "'
-        f'{public_key_line(load_private_key(get_settings().home, name).public_key())}"}}'
-        for name in ("alice", "bob")
-    ]
-    team = manifests / "teams" / "finance-data.yaml"
-    text = team.read_text()
-    start, end = text.index("  approvers:"), text.index("  require_signed_approvals")
-    team.write_text(
-        text[:start]
-        + "  approvers:\n"
-        + "\n".join(lines)
-        + "\n"
-        + text[end:].replace("require_signed_approvals: false", "require_signed_approvals: true")
-    )
-    pipeline = manifests / "pipelines" / "finance-kpi.yaml"
-    pipeline.write_text(
-        pipeline.read_text().replace(
-            "  stages:", "  governance: {approval_timeout_seconds: 300}\n  stages:"
-        )
-    )
-    return manifests
+    return require_signed_approvals(manifests)
 
 
 def flow_state(flow_run_id: str) -> str:

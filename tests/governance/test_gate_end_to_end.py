@@ -29,32 +29,9 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 @pytest.fixture
 def governed(manifests: Path, home: Path) -> Path:
     """Shipped manifests with signed approvals: alice and bob hold keys, mallory is no one."""
-    lines = []
-    for name in ("alice", "bob"):
-        assert main(["keys", "generate", name, "--force"]) == 0
-    home_dir = get_settings().home
-    for name in ("alice", "bob"):
-        from barecount.governance.signing import public_key_line
+    from bc_testkit import require_signed_approvals
 
-        key = load_private_key(home_dir, name)
-        lines.append(f'    - {{name: {name}, public_key: "{public_key_line(key.public_key())}"}}')
-    team = manifests / "teams" / "finance-data.yaml"
-    text = team.read_text()
-    start, end = text.index("  approvers:"), text.index("  require_signed_approvals")
-    team.write_text(
-        text[:start]
-        + "  approvers:\n"
-        + "\n".join(lines)
-        + "\n"
-        + text[end:].replace("require_signed_approvals: false", "require_signed_approvals: true")
-    )
-    pipeline = manifests / "pipelines" / "finance-kpi.yaml"
-    pipeline.write_text(
-        pipeline.read_text().replace(
-            "  stages:", "  governance: {approval_timeout_seconds: 300}\n  stages:"
-        )
-    )
-    return manifests
+    return require_signed_approvals(manifests)
 
 
 def start_run(manifests: Path, partition: str) -> subprocess.Popen:

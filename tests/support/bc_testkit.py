@@ -49,3 +49,38 @@ def write_contract(root: Path, name: str, columns: list[tuple[str, str, bool]], 
     path = root / "contracts" / f"{name}.yaml"
     path.write_text(json.dumps(document, indent=2))
     return path
+
+
+def require_signed_approvals(
+    manifests: Path, approvers: tuple[str, ...] = ("alice", "bob")
+) -> Path:
+    """Give the approvers keys, list them on finance-data with their public keys, require
+    signed decisions, and shorten finance-kpi's approval timeout to 300 s."""
+    from barecount.cli.main import main
+    from barecount.governance.signing import load_private_key, public_key_line
+    from barecount.settings import get_settings
+
+    for name in approvers:
+        assert main(["keys", "generate", name, "--force"]) == 0
+    lines = [
+        f'    - {{name: {name}, public_key: "'
+        f'{public_key_line(load_private_key(get_settings().home, name).public_key())}"}}'
+        for name in approvers
+    ]
+    team = manifests / "teams" / "finance-data.yaml"
+    text = team.read_text()
+    start, end = text.index("  approvers:"), text.index("  require_signed_approvals")
+    team.write_text(
+        text[:start]
+        + "  approvers:\n"
+        + "\n".join(lines)
+        + "\n"
+        + text[end:].replace("require_signed_approvals: false", "require_signed_approvals: true")
+    )
+    pipeline = manifests / "pipelines" / "finance-kpi.yaml"
+    pipeline.write_text(
+        pipeline.read_text().replace(
+            "  stages:", "  governance: {approval_timeout_seconds: 300}\n  stages:"
+        )
+    )
+    return manifests
