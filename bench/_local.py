@@ -51,3 +51,27 @@ def ledger_env(home: Path) -> dict[str, str]:
         "BARECOUNT_LANDING": str(home / "landing"),
         "BARECOUNT_RESULTS": str(home / "results"),
     }
+
+
+def shutdown(root: Path, keep: bool) -> None:
+    """Flush Prefect's background workers, stop the server, remove the temporary home."""
+    import shutil
+    import sys
+
+    try:
+        if "prefect" in sys.modules:  # send buffered run logs and events before the server goes
+            from prefect.events.worker import EventsWorker
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all(timeout=5)
+            EventsWorker.drain_all(timeout=5)
+    finally:
+        from barecount.runtime.server import stop_local_server
+        from barecount.settings import get_settings
+
+        get_settings.cache_clear()  # the server is the one under the benchmark's own home
+        stop_local_server(get_settings())
+        if keep:
+            print(f"kept {root}", file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)

@@ -585,27 +585,6 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def shutdown(root: Path, keep: bool) -> None:
-    """Flush Prefect's background workers, stop the server, remove the temporary home."""
-    try:
-        if "prefect" in sys.modules:  # send buffered run logs and events before the server goes
-            from prefect.events.worker import EventsWorker
-            from prefect.logging.handlers import APILogWorker
-
-            APILogWorker.drain_all(timeout=5)
-            EventsWorker.drain_all(timeout=5)
-    finally:
-        from barecount.runtime.server import stop_local_server
-        from barecount.settings import get_settings
-
-        get_settings.cache_clear()
-        stop_local_server(get_settings())
-        if keep:
-            print(f"kept {root}", file=sys.stderr)
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -645,7 +624,7 @@ def main() -> None:
     try:
         results = run(args, root)
     finally:
-        shutdown(root, args.keep)
+        _local.shutdown(root, args.keep)
     print(json.dumps(report(args, results)))
 
 

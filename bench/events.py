@@ -683,24 +683,6 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     return result
 
 
-def shutdown(root: Path, keep: bool) -> None:
-    """Flush Prefect's background workers, stop the server, remove the temporary home."""
-    from barecount.runtime.server import stop_local_server
-    from barecount.settings import get_settings
-
-    if "prefect" in sys.modules:  # send buffered events before the server goes
-        from prefect.events.worker import EventsWorker
-        from prefect.logging.handlers import APILogWorker
-
-        APILogWorker.drain_all(timeout=5)
-        EventsWorker.drain_all(timeout=5)
-    stop_local_server(get_settings())
-    if keep:
-        print(f"kept {root}", file=sys.stderr)
-    else:
-        shutil.rmtree(root, ignore_errors=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -747,7 +729,7 @@ def main() -> None:
         failed = True
         print(f"bench/events.py: {exc}", file=sys.stderr)
     finally:
-        shutdown(root, args.keep or failed)
+        _local.shutdown(root, args.keep or failed)
     if failed:
         raise SystemExit(1)
     print(json.dumps(result))

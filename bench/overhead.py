@@ -336,24 +336,6 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     return result
 
 
-def shutdown(root: Path, keep: bool) -> None:
-    """Flush Prefect's background workers, stop the server, remove the temporary home."""
-    from barecount.runtime.server import stop_local_server
-    from barecount.settings import get_settings
-
-    if "prefect" in sys.modules:  # send buffered run logs and events before the server goes
-        from prefect.events.worker import EventsWorker
-        from prefect.logging.handlers import APILogWorker
-
-        APILogWorker.drain_all(timeout=5)
-        EventsWorker.drain_all(timeout=5)
-    stop_local_server(get_settings())
-    if keep:
-        print(f"kept {root}", file=sys.stderr)
-    else:
-        shutil.rmtree(root, ignore_errors=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -385,7 +367,7 @@ def main() -> None:
     try:
         result = run(args, root)
     finally:
-        shutdown(root, args.keep)
+        _local.shutdown(root, args.keep)
     print(json.dumps(result))
 
 
