@@ -66,7 +66,7 @@ def shutdown(root: Path, keep: bool) -> None:
             APILogWorker.drain_all(timeout=5)
             EventsWorker.drain_all(timeout=5)
     finally:
-        from barecount.runtime.server import stop_local_server
+        from barecount.prefect_api import stop_local_server
         from barecount.settings import get_settings
 
         get_settings.cache_clear()  # the server is the one under the benchmark's own home

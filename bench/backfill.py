@@ -220,10 +220,10 @@ def kpi_partitions(warehouse: Path) -> int:
 
 def plain_flows(stages: list[Any]) -> tuple[Any, Any]:
     """Plain Prefect flows over the manifest's stage functions: one graph, and subflows."""
+    from barecount.runtime.task import resolve
     from prefect import flow, get_run_logger, task
     from prefect.futures import as_completed
 
-    from barecount.runtime.execute import resolve
     from barecount.runtime.stage import StageContext, StageResult
     from barecount.settings import get_settings
 
@@ -368,9 +368,9 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from barecount.manifest import load_manifests
-    from barecount.runtime.backfill import governed_backfill
-    from barecount.runtime.partitions import partition_range
-    from barecount.runtime.server import start_local_server, use_api
+    from barecount.manifest.partitions import partition_range
+    from barecount.prefect_api import start_local_server, use_api
+    from barecount.runtime.flows import governed_backfill
     from barecount.settings import get_settings
 
     manifests = write_manifests(root, args.invoices)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from barecount.compiler import compile_manifests, render_prefect_yaml
+from barecount.deploy.compile import compile_manifests, render_prefect_yaml
 from barecount.manifest import load_manifests
 from barecount.manifest.loader import manifest_files
 

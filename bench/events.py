@@ -117,9 +117,9 @@ def write_project(root: Path, invoices: int) -> Path:
     """The project copy: flows/, manifests/ (invoices_per_day set), plain flow, prefect.yaml."""
     import re
 
-    from barecount.compiler import WORK_POOL, compile_manifests, render_prefect_yaml
-    from barecount.events import SOURCE_UPDATED, source_resource
+    from barecount.deploy.compile import WORK_POOL, compile_manifests, render_prefect_yaml
     from barecount.manifest import load_manifests
+    from barecount.names import SOURCE_UPDATED, source_resource
 
     project = root / "project"
     shutil.copytree(REPO / "flows", project / "flows")
@@ -172,7 +172,7 @@ def deploy(project: Path, timeout: float) -> None:
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists
 
-    from barecount.compiler import WORK_POOL
+    from barecount.deploy.compile import WORK_POOL
 
     with get_client(sync_client=True) as client:
         with contextlib.suppress(ObjectAlreadyExists):
@@ -284,8 +284,8 @@ def executors(
     mode: str, args: argparse.Namespace, project: Path, root: Path
 ) -> Iterator[list[Process]]:
     """Start what executes the runs in ``mode``; stop it on the way out, whatever happened."""
-    from barecount.compiler import WORK_POOL
-    from barecount.events import source_resource
+    from barecount.deploy.compile import WORK_POOL
+    from barecount.names import source_resource
 
     started: list[Process] = []
     try:
@@ -377,13 +377,13 @@ def epoch(moment: datetime) -> float:
 
 
 def ledger_run(pipeline: str, partition: str) -> Any:
+    from barecount.ledger import get_ledger, ledger_at
     from sqlalchemy import select
 
-    from barecount.ledger.db import session_scope
     from barecount.ledger.models import PipelineRun
     from barecount.settings import get_settings
 
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         return session.execute(
             select(PipelineRun)
             .where(PipelineRun.pipeline == pipeline, PipelineRun.partition == partition)
@@ -395,13 +395,13 @@ def ledger_run(pipeline: str, partition: str) -> Any:
 def ledger_published_at(pipeline: str, partition: str, run_id: int) -> float | None:
     """When the run's publication was recorded (its last KPI row); raises when the run ended
     without publishing."""
+    from barecount.ledger import get_ledger, ledger_at
     from sqlalchemy import func, select
 
-    from barecount.ledger.db import session_scope
     from barecount.ledger.models import Publication, RunSummary
     from barecount.settings import get_settings
 
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         at = session.execute(
             select(func.max(Publication.recorded_at)).where(
                 Publication.pipeline == pipeline,
@@ -650,7 +650,7 @@ def run_mode(
 
 
 def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
-    from barecount.runtime.server import start_local_server, use_api
+    from barecount.prefect_api import start_local_server, use_api
     from barecount.settings import get_settings
 
     get_settings.cache_clear()

@@ -203,12 +203,12 @@ def summarize(times: list[float]) -> dict[str, Any]:
 
 def stage_code_seconds(ledger_url: str, run_id: int) -> float:
     """Sum of (ended_at - started_at) over the run's completed stage attempts in the ledger."""
+    from barecount.ledger import get_ledger, ledger_at
     from sqlalchemy import select
 
-    from barecount.ledger.db import session_scope
     from barecount.ledger.models import StageAttempt
 
-    with session_scope(ledger_url) as session:
+    with ledger_at(ledger_url).session() as session:
         attempts = session.execute(
             select(StageAttempt).where(
                 StageAttempt.run_id == run_id, StageAttempt.state == "completed"
@@ -221,8 +221,8 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from barecount.examples.finance import write_extract
-    from barecount.runtime.flow import governed_pipeline
-    from barecount.runtime.server import start_local_server, use_api
+    from barecount.prefect_api import start_local_server, use_api
+    from barecount.runtime.flows import governed_pipeline
     from barecount.settings import get_settings
 
     get_settings.cache_clear()

@@ -1,5 +1,5 @@
 """Register with: prefect block register --file blocks/ledger_database.py"""
 
-from barecount.blocks import LedgerDatabase
+from barecount.ledger.block import LedgerDatabase
 
 __all__ = ["LedgerDatabase"]

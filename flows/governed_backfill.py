@@ -1,5 +1,5 @@
 """Prefect entrypoint of backfills: flows/governed_backfill.py:governed_backfill."""
 
-from barecount.runtime.backfill import governed_backfill
+from barecount.runtime.flows import governed_backfill
 
 __all__ = ["governed_backfill"]

@@ -1,5 +1,5 @@
-"""Prefect entrypoint of every BareCount deployment (see deployments/prefect.yaml)."""
+"""Prefect entrypoint of every BareCount pipeline deployment (see deployments/prefect.yaml)."""
 
-from barecount.runtime.flow import governed_pipeline
+from barecount.runtime.flows import governed_pipeline
 
 __all__ = ["governed_pipeline"]

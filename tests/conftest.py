@@ -46,7 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     home = getattr(config, "_barecount_session_home", None)
     if home is not None:
-        from barecount.runtime.server import stop_local_server
+        from barecount.prefect_api import stop_local_server
         from barecount.settings import get_settings
 
         if "prefect" in sys.modules:  # send buffered run logs before the server goes away
@@ -61,7 +61,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def prefect_api() -> Iterator[str]:
     """The session's real Prefect server (started on first use, SQLite, own home)."""
-    from barecount.runtime.server import start_local_server
+    from barecount.prefect_api import start_local_server
     from barecount.settings import get_settings
 
     get_settings.cache_clear()
@@ -124,9 +124,9 @@ def postgres_url() -> Iterator[str]:
         cur.execute(f'CREATE DATABASE "{name}"')
     url = make_url(PG_ADMIN_DSN).set(drivername="postgresql+psycopg2", database=name)
     yield url.render_as_string(hide_password=False)
-    from barecount.ledger.db import dispose_engines
+    from barecount.ledger import close_ledgers
 
-    dispose_engines()
+    close_ledgers()
     with admin.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()

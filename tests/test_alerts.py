@@ -8,13 +8,13 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from barecount.ledger import get_ledger, ledger_at
 from bc_testkit import write_pipeline
 from sqlalchemy import select
 
-from barecount.alerts import redact_channel
-from barecount.ledger.db import session_scope
+from barecount.alerts.delivery import redact_channel
 from barecount.ledger.models import Alert
-from barecount.runtime.flow import governed_pipeline
+from barecount.runtime.flows import governed_pipeline
 from barecount.settings import get_settings
 
 SECRET = "s3cr3t-webhook-token"
@@ -101,7 +101,7 @@ def test_one_alert_per_streak_then_escalation_then_resolution(
     assert receiver.paths() == [f"/alerts/{SECRET}", "/oncall", f"/alerts/{SECRET}"]
     assert "recovered" in receiver.received[2][1]["title"]
 
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         alerts = session.execute(select(Alert).order_by(Alert.id)).scalars().all()
     assert [(a.kind, a.delivered, a.channel) for a in alerts] == [
         ("failure", True, f"json://127.0.0.1:{receiver.port}/***"),
@@ -131,7 +131,7 @@ def test_a_dead_channel_is_retried_recorded_and_never_fails_the_run(
         pipeline="fragile", partition="2026-11-25", manifests=str(manifests), return_state=True
     )
     assert "the upstream export is corrupt" in str(state.result(raise_on_failure=False))
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         (alert,) = session.execute(select(Alert)).scalars().all()
     assert (alert.kind, alert.delivered, alert.attempts) == ("failure", False, 4)
 

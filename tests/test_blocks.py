@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from barecount.blocks import LedgerDatabase
+from barecount.ledger.block import LedgerDatabase
 from barecount.settings import get_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ def test_runtime_uses_the_ledger_block(home: Path, manifests: Path, tmp_path, mo
     get_settings.cache_clear()
     assert get_settings().ledger_url == f"sqlite:///{ledger}"
 
-    from barecount.runtime.flow import governed_pipeline
+    from barecount.runtime.flows import governed_pipeline
 
     summary = governed_pipeline(
         pipeline="finance-kpi", partition="2026-11-10", manifests=str(manifests)

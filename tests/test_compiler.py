@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from barecount.compiler import ENTRYPOINT, compile_project, render_prefect_yaml
+from barecount.deploy.compile import ENTRYPOINT, compile_project, render_prefect_yaml
 from barecount.manifest import load_manifests
 from barecount.manifest.schema import stale_schemas
 

@@ -15,7 +15,7 @@ from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists
 
-from barecount.compiler import WORK_POOL, compile_project, render_prefect_yaml
+from barecount.deploy.compile import WORK_POOL, compile_project, render_prefect_yaml
 from barecount.manifest import load_manifests
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from barecount.ledger import get_ledger, ledger_at
 from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import (
@@ -26,8 +27,7 @@ from prefect.exceptions import ObjectAlreadyExists
 from sqlalchemy import select
 
 from barecount.cli.main import main
-from barecount.compiler import WORK_POOL, compile_manifests, render_prefect_yaml
-from barecount.ledger.db import session_scope
+from barecount.deploy.compile import WORK_POOL, compile_manifests, render_prefect_yaml
 from barecount.ledger.models import PipelineRun, Publication
 from barecount.manifest import load_manifests
 from barecount.settings import get_settings
@@ -74,7 +74,7 @@ def deploy_project(manifests: Path, project: Path) -> None:
 
 
 def published(pipeline: str, partition: str) -> Publication | None:
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         return session.execute(
             select(Publication)
             .where(Publication.pipeline == pipeline, Publication.partition == partition)
@@ -83,7 +83,7 @@ def published(pipeline: str, partition: str) -> Publication | None:
 
 
 def first_run(pipeline: str, partition: str) -> PipelineRun | None:
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         return session.execute(
             select(PipelineRun)
             .where(PipelineRun.pipeline == pipeline, PipelineRun.partition == partition)

@@ -21,11 +21,11 @@ from bc_testkit import write_pipeline
 from prefect import get_client
 from prefect.exceptions import ObjectNotFound
 
-from barecount import gitops
 from barecount.cli.gitops import plan_lines
 from barecount.cli.main import main
-from barecount.compiler import FLOW_NAME, WORK_POOL, compile_manifests, render_prefect_yaml
-from barecount.gitops import ActualState, DesiredDeployment, GitOpsError, Schedule, diff
+from barecount.deploy import plan as gitops
+from barecount.deploy.compile import FLOW_NAME, WORK_POOL, compile_manifests, render_prefect_yaml
+from barecount.deploy.plan import ActualState, DesiredDeployment, GitOpsError, Schedule, diff
 from barecount.manifest import load_manifests
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,16 +10,16 @@ import time
 from pathlib import Path
 
 import pytest
+from barecount.ledger import get_ledger, ledger_at
 from sqlalchemy import select
 
 from barecount.cli.main import main
-from barecount.ledger.db import session_scope
 from barecount.ledger.models import PipelineRun, Publication
 from barecount.settings import get_settings
 
 
 def published(pipeline: str, partition: str) -> bool:
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         return (
             session.execute(
                 select(Publication.id)
@@ -70,7 +70,7 @@ def test_serve_runs_pipelines_on_their_triggers(capsys, home: Path, manifests: P
             rest = server.communicate(timeout=30)[0]
             pytest.fail(f"no publication for {partition}; serve printed:\n{text}{rest}")
         assert published("finance-kpi", partition)
-        with session_scope(get_settings().ledger_url) as session:
+        with get_ledger().session() as session:
             triggers = session.execute(
                 select(PipelineRun.pipeline, PipelineRun.trigger)
                 .where(PipelineRun.partition == partition)

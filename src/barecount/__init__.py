@@ -1,3 +1,22 @@
-"""BareCount: governed orchestration and scheduling of data pipelines on Prefect 3."""
+"""BareCount: governed orchestration of data pipelines on Prefect 3.
 
-__version__ = "0.1.0"
+Stage authors import everything they need from here::
+
+    from barecount import StageContext, StageResult, TransientError, TerminalError
+"""
+
+from barecount.errors import BareCountError, TerminalError, TransientError
+from barecount.governance.schema import ExtractedSchema, SchemaColumn
+from barecount.runtime.stage import StageContext, StageResult, fingerprint_query, fingerprint_rows
+
+__all__ = [
+    "BareCountError",
+    "ExtractedSchema",
+    "SchemaColumn",
+    "StageContext",
+    "StageResult",
+    "TerminalError",
+    "TransientError",
+    "fingerprint_query",
+    "fingerprint_rows",
+]

@@ -1,6 +1,12 @@
-"""The one exception hierarchy of BareCount: what went wrong, where, and how to fix it."""
+"""The one exception hierarchy of BareCount: what went wrong, where, and how to fix it.
+
+Library code raises these; only the CLI (and the console) turn them into exit codes and pages.
+Each subclass also inherits the builtin it stands for, so callers may catch either.
+"""
 
 from __future__ import annotations
+
+from barecount.status import RunStatus
 
 
 class BareCountError(Exception):
@@ -10,6 +16,9 @@ class BareCountError(Exception):
     """
 
     exit_code: int = 1
+
+
+# --- manifests and what users type -------------------------------------------------------
 
 
 class ManifestError(BareCountError, ValueError):
@@ -30,14 +39,61 @@ class PartitionError(BareCountError, ValueError):
     """A partition key that does not fit the pipeline's calendar."""
 
 
+class TokenError(BareCountError, ValueError):
+    """A run token that cannot be used."""
+
+
+class BackfillError(BareCountError, ValueError):
+    """A backfill request that cannot be planned."""
+
+
+class SigningKeyError(BareCountError, ValueError):
+    """A key file or public key that cannot be used."""
+
+
+class ConsoleAuthError(BareCountError, ValueError):
+    """A console login token that cannot be issued."""
+
+
+# --- the things we talk to ----------------------------------------------------------------
+
+
 class PrefectUnavailableError(BareCountError, ConnectionError):
     """The Prefect API cannot be reached or the local server would not start."""
+
+
+class LedgerUnavailableError(BareCountError, ConnectionError):
+    """The ledger database cannot be reached or opened."""
+
+
+class UnknownTokenError(BareCountError, LookupError):
+    """A run token the ledger has never seen."""
+
+
+class UnknownContractVersionError(BareCountError, LookupError):
+    """A pinned contract version that the ledger does not hold."""
+
+
+class GitOpsError(BareCountError, RuntimeError):
+    """The server cannot be made to match the manifests without touching what is not ours."""
+
+
+class NotPausedError(BareCountError, RuntimeError):
+    """A governance decision sent to a run that is not (or no longer) paused."""
+
+
+class NoSuchHoldError(BareCountError, LookupError):
+    """No pending governance hold matches what the user named."""
+
+
+# --- stage outcomes ---------------------------------------------------------------------
 
 
 class StageError(BareCountError):
     """Raised by stage code. Subclass ``TransientError`` or ``TerminalError``."""
 
     transient: bool = False
+    status: RunStatus = RunStatus.FAILED
 
 
 class TransientError(StageError):
@@ -52,28 +108,83 @@ class TerminalError(StageError):
     transient = False
 
 
+class StageFailed(TerminalError):
+    """A stage's own code raised; names the pipeline, stage, partition and attempt.
+
+    The user-code boundary: the original exception is kept as ``__cause__`` and
+    ``original``, and decides whether the failure is retried.
+    """
+
+    def __init__(
+        self, original: BaseException, *, pipeline: str, stage: str, partition: str, attempt: int
+    ):
+        self.original = original
+        self.pipeline, self.stage, self.partition, self.attempt = (
+            pipeline,
+            stage,
+            partition,
+            attempt,
+        )
+        self.transient = is_transient(original)
+        what = self.reason
+        super().__init__(
+            f"stage {stage} of {pipeline} {partition} failed on attempt {attempt}: {what}"
+        )
+
+    @property
+    def reason(self) -> str:
+        """The original failure in one line, without where it happened."""
+        if isinstance(self.original, BareCountError):
+            return str(self.original)
+        return _describe(self.original)
+
+    def __reduce__(self):  # Prefect pickles failed results; keep the keyword arguments
+        return (
+            _rebuild_stage_failed,
+            (self.original, self.pipeline, self.stage, self.partition, self.attempt),
+        )
+
+
+def _rebuild_stage_failed(original, pipeline, stage, partition, attempt) -> StageFailed:
+    return StageFailed(
+        original, pipeline=pipeline, stage=stage, partition=partition, attempt=attempt
+    )
+
+
+class PipelineFailed(TerminalError):
+    """A stage failed for good; the stages after it did not run."""
+
+
 class GovernanceError(TerminalError):
     """Governance stopped the run: a drift was rejected, or another run's drift holds it."""
 
-    status = "failed"
-
 
 class ContractRejected(GovernanceError):
-    """The drift was rejected (or nobody decided in time): nothing downstream runs."""
+    """The drift was rejected: nothing downstream runs."""
 
-    status = "rejected"
+    status = RunStatus.REJECTED
+
+
+class GovernanceTimedOut(ContractRejected):
+    """Nobody decided on the drift in time: nothing downstream runs."""
+
+    status = RunStatus.TIMED_OUT
 
 
 class GovernanceBlocked(GovernanceError):
     """Another run's drift on the same contract awaits governance."""
 
-    status = "blocked"
+    status = RunStatus.BLOCKED
 
 
 class HeldForGovernance(GovernanceError):
     """A backfilled partition drifted: held for governance while the other partitions go on."""
 
-    status = "held"
+    status = RunStatus.HELD
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -16,7 +16,11 @@ class Settings(BaseModel):
 
     home: Path = Field(description="State folder: local Prefect server, ledger, warehouse, keys.")
     manifests: Path = Field(description="Folder holding pipelines/, contracts/ and teams/.")
-    ledger_url: str = Field(description="SQLAlchemy URL of the Evidence Ledger.")
+    ledger_url: str | None = Field(
+        description="SQLAlchemy URL of the Evidence Ledger; None: the LedgerDatabase block "
+        "named by ledger_block, else SQLite under home (barecount.ledger.get_ledger decides)."
+    )
+    ledger_block: str | None = Field(description="Name of a LedgerDatabase Prefect block.")
     warehouse: Path = Field(description="SQLite warehouse file the example stages write to.")
     landing: Path = Field(description="Folder where source extracts (ERP exports) land.")
     results: Path = Field(
@@ -44,16 +48,6 @@ def _env(name: str) -> str | None:
     return value or None
 
 
-def _ledger_block_url() -> str | None:
-    """The URL from the LedgerDatabase block named by BARECOUNT_LEDGER_BLOCK, if set."""
-    name = _env("BARECOUNT_LEDGER_BLOCK")
-    if name is None:
-        return None
-    from barecount.blocks import ledger_url_from_block  # imports Prefect: only when asked
-
-    return ledger_url_from_block(name)
-
-
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Settings from the environment; ``get_settings.cache_clear()`` re-reads it."""
@@ -61,9 +55,8 @@ def get_settings() -> Settings:
     return Settings(
         home=home,
         manifests=Path(_env("BARECOUNT_MANIFESTS") or "manifests").expanduser(),
-        ledger_url=_env("BARECOUNT_LEDGER_URL")
-        or _ledger_block_url()
-        or f"sqlite:///{home / 'ledger.db'}",
+        ledger_url=_env("BARECOUNT_LEDGER_URL"),
+        ledger_block=_env("BARECOUNT_LEDGER_BLOCK"),
         warehouse=Path(_env("BARECOUNT_WAREHOUSE") or home / "warehouse.db").absolute(),
         landing=Path(_env("BARECOUNT_LANDING") or home / "landing").absolute(),
         results=Path(_env("BARECOUNT_RESULTS") or home / "results").absolute(),

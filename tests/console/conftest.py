@@ -44,8 +44,9 @@ class PausedRun:
 
 @pytest.fixture
 def paused_run(governed: Path, home: Path) -> Iterator[callable]:
+    from barecount.ledger import get_ledger, ledger_at
+
     from barecount.examples.finance import write_extract
-    from barecount.ledger.db import session_scope
     from barecount.ledger.governance_store import pending_holds
     from barecount.settings import get_settings
 
@@ -65,7 +66,7 @@ def paused_run(governed: Path, home: Path) -> Iterator[callable]:
         started.append(process)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            with session_scope(get_settings().ledger_url) as session:
+            with get_ledger().session() as session:
                 for check, _ in pending_holds(session=session):
                     if check.partition == partition and flow_state(check.flow_run_id) == "Paused":
                         return PausedRun(process, check)

@@ -8,11 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from barecount.ledger import get_ledger, ledger_at
 from fastapi.testclient import TestClient
 
 from barecount.console import auth
 from barecount.console.app import create_app
-from barecount.ledger.db import session_scope
 from barecount.ledger.governance_store import decisions_for
 from barecount.manifest import load_manifests
 from barecount.settings import get_settings
@@ -103,7 +103,7 @@ def test_forged_decisions_are_refused_and_never_reach_the_run(
         assert response.status_code == 403
         assert "cross-site request refused" in response.text
     # an approver cannot pose as someone else through the form
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         assert decisions_for(session=session, check_id=check.id) == []
     assert held.state() == "Paused"
 
@@ -114,7 +114,7 @@ def test_forged_decisions_are_refused_and_never_reach_the_run(
     )
     assert response.status_code == 200
     assert "accepted: reject by bob (signed)" in response.text
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         decisions = decisions_for(session=session, check_id=check.id)
     assert [(d.decision, d.approver, d.signed, d.accepted) for d in decisions] == [
         ("reject", "bob", True, True)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from barecount.ledger import get_ledger, ledger_at
 from sqlalchemy import select
 
 from barecount.console.auth import issue_token
 from barecount.console.svg import STATE_STYLE
-from barecount.ledger.db import session_scope
 from barecount.ledger.models import Publication
 from barecount.manifest import load_manifests
 from barecount.settings import get_settings
@@ -141,7 +141,7 @@ def test_approver_approves_a_held_drift_in_the_browser(
     stdout, stderr = held.process.communicate(timeout=120)
     assert held.process.returncode == 0, stderr
     assert "revenue_daily" in stdout
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         published = session.execute(
             select(Publication.kpi).where(Publication.token == held.check.token)
         ).scalars()

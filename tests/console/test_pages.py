@@ -6,15 +6,15 @@ import re
 from pathlib import Path
 
 import pytest
+from barecount.ledger import get_ledger, ledger_at
 from bc_testkit import write_pipeline
 from fastapi.testclient import TestClient
 
 from barecount.console.app import create_app
 from barecount.console.svg import STATE_STYLE
 from barecount.ledger.chain import append
-from barecount.ledger.db import session_scope
 from barecount.ledger.models import Backfill, BackfillEnd, BackfillOutcome
-from barecount.runtime.flow import governed_pipeline
+from barecount.runtime.flows import governed_pipeline
 from barecount.settings import get_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -115,7 +115,7 @@ def test_backfills_page_counts_outcomes_and_tells_finished_from_interrupted(
 ):
     url = get_settings().ledger_url
     plan = [{"partition": f"2026-10-0{d}", "action": "run"} for d in (1, 2, 3)]
-    with session_scope(url) as session:
+    with ledger_at(url).session() as session:
         done = append(session, Backfill(pipeline="finance-kpi", start="2026-10-01",
                                         end="2026-10-03", mode="missing", requested_by="carol",
                                         plan=plan))  # fmt: skip

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from barecount.ledger import get_ledger, ledger_at
 from prefect import get_client
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import select
@@ -18,7 +19,6 @@ from sqlalchemy import select
 from barecount.cli.main import main
 from barecount.examples.finance import write_extract
 from barecount.governance.signing import approval_message, load_private_key, sign
-from barecount.ledger.db import session_scope
 from barecount.ledger.governance_store import decisions_for, pending_holds
 from barecount.ledger.models import ContractVersion, GateCheck, Publication, RunSummary
 from barecount.settings import get_settings
@@ -54,7 +54,7 @@ def start_run(manifests: Path, partition: str) -> subprocess.Popen:
 def wait_for_hold(partition: str, process: subprocess.Popen, timeout: float = 90) -> GateCheck:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with session_scope(get_settings().ledger_url) as session:
+        with get_ledger().session() as session:
             for check, _ in pending_holds(session=session):
                 if check.partition == partition:
                     if flow_state(check.flow_run_id) == "Paused":
@@ -73,7 +73,7 @@ def flow_state(flow_run_id: str) -> str:
 def wait_paused_again(check: GateCheck, decisions: int, timeout: float = 60) -> list:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with session_scope(get_settings().ledger_url) as session:
+        with get_ledger().session() as session:
             found = decisions_for(session=session, check_id=check.id)
         if len(found) >= decisions and flow_state(check.flow_run_id) == "Paused":
             return found
@@ -135,7 +135,7 @@ def test_seed_scenario_drift_pauses_until_signed_approval(capsys, governed: Path
     assert "revenue_daily" in stdout
 
     assert warehouse_rows(home, "gdp_invoices", partition) > 0  # the GDP was recomputed
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         decisions = decisions_for(session=session, check_id=check.id)
         version = session.execute(
             select(ContractVersion).where(ContractVersion.version == "2.0.0")
@@ -183,7 +183,7 @@ def test_rejection_fails_the_run_without_publishing(capsys, governed: Path, home
     assert (
         "drift on invoices rejected by bob: due dates are required for the overdue ratio" in stderr
     )
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         decisions = decisions_for(session=session, check_id=check.id)
         summary = session.execute(
             select(RunSummary).where(RunSummary.token == check.token)
@@ -253,7 +253,7 @@ def test_unauthorised_decisions_are_refused_recorded_and_the_run_stays_paused(
 
 
 def test_non_breaking_drift_is_auto_approved_when_the_contract_allows(manifests: Path, home: Path):
-    from barecount.runtime.flow import governed_pipeline
+    from barecount.runtime.flows import governed_pipeline
 
     contract = manifests / "contracts" / "invoices.yaml"
     contract.write_text(contract.read_text().replace("value: none", "value: non-breaking"))
@@ -265,7 +265,7 @@ def test_non_breaking_drift_is_auto_approved_when_the_contract_allows(manifests:
     )
     assert summary["status"] == "published"
     assert summary["contracts"] == {"invoices": "1.1.0"}
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         check = session.execute(
             select(GateCheck).where(GateCheck.partition == partition)
         ).scalar_one()
@@ -279,7 +279,7 @@ def test_non_breaking_drift_is_auto_approved_when_the_contract_allows(manifests:
 
 
 def test_second_run_on_a_held_contract_is_blocked_at_its_gate(capsys, governed: Path, home):
-    from barecount.runtime.flow import governed_pipeline
+    from barecount.runtime.flows import governed_pipeline
 
     held = "2026-11-16"
     write_extract(home / "landing", "erp.invoices", held, 300, drift="drop-column")
@@ -296,7 +296,7 @@ def test_second_run_on_a_held_contract_is_blocked_at_its_gate(capsys, governed: 
         f"finance-kpi {held})"
     )
     assert warehouse_rows(home, "gdp_invoices", "2026-11-15") == 0
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         blocked = session.execute(
             select(GateCheck).where(GateCheck.partition == "2026-11-15")
         ).scalar_one()
@@ -342,7 +342,7 @@ def test_a_hold_older_than_the_team_limit_alerts_the_team(capsys, governed: Path
         assert len(received) == 1
         assert "waits for governance" in received[0]["title"]
         assert check.flow_run_id in received[0]["message"]
-        with session_scope(get_settings().ledger_url) as session:
+        with get_ledger().session() as session:
             kinds = session.execute(select(Alert.kind)).scalars().all()
         assert kinds == ["hold"]
     finally:

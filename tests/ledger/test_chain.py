@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from barecount.errors import LedgerUnavailableError
+from barecount.ledger import get_ledger, ledger_at
 from sqlalchemy import text
 
 from barecount.ledger.chain import GENESIS, verify
-from barecount.ledger.db import LedgerUnavailableError, get_engine, session_scope
 from barecount.ledger.store import evidence, finish_run, start_run
 
 
 def add_run(url: str, token: str = "t-1", partition: str = "2026-11-26"):
-    with session_scope(url) as session:
+    with ledger_at(url).session() as session:
         run = start_run(
             session=session,
             token=token,
@@ -31,7 +32,7 @@ def test_rows_are_chained_in_order(ledger_url: str) -> None:
     second = add_run(ledger_url, "t-2")
     assert (first.id, second.id) == (1, 3)
     assert first.prev_hash == GENESIS
-    with session_scope(ledger_url) as session:
+    with ledger_at(ledger_url).session() as session:
         result = verify(session)
         found = evidence(session=session, token="t-2")
     assert result.ok and result.rows == 4
@@ -49,7 +50,7 @@ def test_verify_names_a_row_edited_by_sql(ledger_url: str) -> None:
         add_run(ledger_url, f"t-{i}")
     with get_engine(ledger_url).begin() as conn:
         conn.execute(text("UPDATE run_summary SET kpis = '{\"revenue_daily\": 99.0}' WHERE id = 4"))
-    with session_scope(ledger_url) as session:
+    with ledger_at(ledger_url).session() as session:
         result = verify(session)
     assert not result.ok
     assert result.row_id == 4
@@ -63,7 +64,7 @@ def test_verify_names_a_deleted_row(ledger_url: str) -> None:
         add_run(ledger_url, f"t-{i}")
     with get_engine(ledger_url).begin() as conn:
         conn.execute(text("DELETE FROM pipeline_run WHERE id = 3"))
-    with session_scope(ledger_url) as session:
+    with ledger_at(ledger_url).session() as session:
         result = verify(session)
     assert result.row_id == 3
     assert result.problem.startswith("row 3 is missing")
@@ -73,7 +74,7 @@ def test_verify_notices_rows_cut_from_the_end(ledger_url: str) -> None:
     add_run(ledger_url)
     with get_engine(ledger_url).begin() as conn:
         conn.execute(text("DELETE FROM run_summary WHERE id = 2"))
-    with session_scope(ledger_url) as session:
+    with ledger_at(ledger_url).session() as session:
         result = verify(session)
     assert result.problem == (
         "the chain ends at row 1 but row 2 was written (rows deleted from the end?)"
@@ -82,7 +83,7 @@ def test_verify_notices_rows_cut_from_the_end(ledger_url: str) -> None:
 
 def test_unknown_token_is_a_clear_error(ledger_url: str) -> None:
     add_run(ledger_url)
-    with session_scope(ledger_url) as session, pytest.raises(LookupError) as info:
+    with ledger_at(ledger_url).session() as session, pytest.raises(LookupError) as info:
         evidence(session=session, token="nope")
     assert str(info.value) == (
         "unknown run token 'nope': the ledger has no run under it; 'barecount runs' lists "

@@ -11,14 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+from barecount.ledger import get_ledger, ledger_at
 from bc_testkit import write_pipeline
 from sqlalchemy import func, select
 
 from barecount.cli.main import main
-from barecount.governance.registry import UnknownContractVersionError
-from barecount.ledger.db import session_scope
+from barecount.errors import UnknownContractVersionError
 from barecount.ledger.models import BackfillOutcome, GateCheck, PipelineRun, Publication
-from barecount.runtime.backfill import governed_backfill
+from barecount.runtime.flows import governed_backfill
 from barecount.settings import get_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -33,7 +33,7 @@ def small(manifests: Path, per_day: int = 50) -> Path:
 
 
 def publications_per_partition() -> dict[str, int]:
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         rows = session.execute(
             select(Publication.partition, func.count())
             .where(Publication.pipeline == "finance-kpi")
@@ -43,7 +43,7 @@ def publications_per_partition() -> dict[str, int]:
 
 
 def count(model) -> int:
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         return session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
@@ -143,7 +143,7 @@ def test_killed_backfill_resumes_without_duplicates(capsys, home: Path, manifest
 
 def test_pinned_contract_version_is_what_the_gate_checks(home: Path, manifests: Path) -> None:
     from barecount.examples.finance import write_extract
-    from barecount.runtime.flow import governed_pipeline
+    from barecount.runtime.flows import governed_pipeline
 
     small(manifests)
     contract = manifests / "contracts" / "invoices.yaml"
@@ -162,7 +162,7 @@ def test_pinned_contract_version_is_what_the_gate_checks(home: Path, manifests: 
         manifests=str(manifests),
     )
     assert result["counts"] == {"published": 3, "skipped": 0}
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         checks = session.execute(
             select(GateCheck.partition, GateCheck.contract_version, GateCheck.outcome)
             .where(GateCheck.partition.in_(["2026-07-02", "2026-07-03", "2026-07-04"]))
@@ -190,7 +190,7 @@ def test_pinned_contract_version_is_what_the_gate_checks(home: Path, manifests: 
 def test_replay_verify_passes_and_catches_a_nondeterministic_stage(
     capsys, home: Path, manifests: Path
 ) -> None:
-    from barecount.runtime.flow import governed_pipeline
+    from barecount.runtime.flows import governed_pipeline
 
     small(manifests)
     good = governed_pipeline(
@@ -230,7 +230,7 @@ def test_replay_verify_passes_and_catches_a_nondeterministic_stage(
     assert "extract: same" in captured.out
     assert "clock: DIFFERENT" in captured.out
     assert "not deterministic: stage(s) clock gave a different output" in captured.err
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         published = session.execute(
             select(func.count())
             .select_from(Publication)

@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from barecount.ledger import get_ledger, ledger_at
+from barecount.runtime.conditions import outside_window
 from sqlalchemy import select
 
-from barecount.ledger.db import session_scope
 from barecount.ledger.models import Alert, RunSummary
 from barecount.manifest.models import Schedule
-from barecount.runtime.conditions import outside_window
-from barecount.runtime.flow import governed_pipeline
+from barecount.runtime.flows import governed_pipeline
 from barecount.settings import get_settings
 
 
@@ -52,7 +52,7 @@ def test_scheduled_run_outside_its_window(late: str, home: Path, manifests: Path
     summary = governed_pipeline(
         pipeline="finance-kpi", partition="2026-11-14", manifests=str(manifests), trigger="schedule"
     )
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         recorded = session.execute(select(RunSummary)).scalars().all()
     assert len(recorded) == 1
     expected = f"outside its window {start}-{end} (late: {late})"
@@ -60,7 +60,7 @@ def test_scheduled_run_outside_its_window(late: str, home: Path, manifests: Path
     if late == "skip":
         assert (summary["status"], recorded[0].status) == ("skipped", "skipped")
         assert summary["kpis"] == {}
-        with session_scope(get_settings().ledger_url) as session:
+        with get_ledger().session() as session:
             alerts = session.execute(select(Alert)).scalars().all()
         assert [(a.kind, a.partition) for a in alerts] == [("late", "2026-11-14")]
         assert expected in alerts[0].message
@@ -104,7 +104,7 @@ def test_downstream_waits_until_upstream_published(home: Path, manifests: Path) 
     }
     lineage = later["stages"]["rollup-revenue"]
     assert lineage["kpis"]["revenue_7d"] > 0
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         from barecount.ledger.store import evidence
 
         attempts = evidence(session=session, token=later["token"]).attempts

@@ -12,7 +12,7 @@ from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.sorting import TaskRunSort
 
-from barecount.runtime.flow import governed_pipeline
+from barecount.runtime.flows import governed_pipeline
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from barecount.ledger import get_ledger, ledger_at
 from bc_testkit import write_pipeline
 from sqlalchemy import func, select
 
-from barecount.ledger.db import session_scope
 from barecount.ledger.models import PipelineRun, Publication, StageAttempt
 from barecount.ledger.store import evidence
-from barecount.runtime.flow import governed_pipeline
+from barecount.runtime.flows import governed_pipeline
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -28,7 +28,7 @@ EXTRACT = {
 
 
 def attempts_of(url: str, token: str, stage: str) -> list[StageAttempt]:
-    with session_scope(url) as session:
+    with ledger_at(url).session() as session:
         rows = evidence(session=session, token=token).attempts
     return [a for a in rows if a.stage == stage]
 
@@ -104,7 +104,7 @@ def test_terminal_error_is_attempted_once(home: Path, ledger_url: str, manifests
         pipeline="broken", partition="2026-11-26", manifests=str(manifests), return_state=True
     )
     assert state.is_failed()
-    with session_scope(ledger_url) as session:
+    with ledger_at(ledger_url).session() as session:
         run = session.execute(
             select(PipelineRun).where(PipelineRun.pipeline == "broken")
         ).scalar_one()
@@ -128,7 +128,7 @@ def test_same_token_twice_recomputes_nothing_and_publishes_once(
     assert second["token"] == first["token"]
     assert second["kpis"] == first["kpis"]
     assert second["stages"] == first["stages"]
-    with session_scope(ledger_url) as session:
+    with ledger_at(ledger_url).session() as session:
         found = evidence(session=session, token=first["token"])
     assert len(found.runs) == 2
     by_run = {run.id: [a for a in found.attempts if a.run_id == run.id] for run in found.runs}
@@ -166,7 +166,7 @@ def test_two_processes_with_one_token_publish_exactly_once(
     ]
     outputs = [p.communicate(timeout=180) for p in processes]
     assert [p.returncode for p in processes] == [0, 0], outputs
-    with session_scope(ledger_url) as session:
+    with ledger_at(ledger_url).session() as session:
         runs = session.execute(
             select(func.count()).select_from(PipelineRun).where(PipelineRun.token == "rt-race-1")
         ).scalar_one()

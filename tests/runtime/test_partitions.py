@@ -10,7 +10,7 @@ import pytest
 
 from barecount.errors import PartitionError
 from barecount.manifest.models import PartitionSpec
-from barecount.runtime.partitions import (
+from barecount.manifest.partitions import (
     Partition,
     expected_form,
     parse_partition,

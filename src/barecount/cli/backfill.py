@@ -35,51 +35,25 @@ def backfill(
     if start is None or end is None:
         raise BareCountError("a backfill needs --start and --end partition keys")
     from barecount.manifest import load_manifests
+    from barecount.manifest.partitions import partition_range
     from barecount.runtime.backfill import parse_pins
-    from barecount.runtime.partitions import partition_range
-    from barecount.runtime.server import resolve_api_url, use_api
 
     folder = manifests or get_settings().manifests
     spec = load_manifests(folder).pipeline(pipeline)
     partition_range(start, end, spec.spec.partition)  # bad keys fail here, before Prefect
     parse_pins(contract)
-    with use_api(resolve_api_url(get_settings())):
-        from barecount.runtime import backfill as engine
-
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=out,
-            disable=as_json or dry_run,
-        ) as bar:
-            task = bar.add_task(f"backfill {pipeline}", total=None)
-
-            def listen(done: int, total: int, outcome: dict) -> None:
-                bar.update(
-                    task,
-                    completed=done,
-                    total=total,
-                    description=f"backfill {pipeline} {outcome['partition']}",
-                )
-
-            engine.progress_listeners.append(listen)
-            try:
-                state = engine.governed_backfill(
-                    pipeline=pipeline,
-                    start=start,
-                    end=end,
-                    contracts=contract,
-                    mode=mode,
-                    parallel=parallel,
-                    fail_fast=fail_fast,
-                    dry_run=dry_run,
-                    manifests=str(folder.absolute()),
-                    return_state=True,
-                )
-            finally:
-                engine.progress_listeners.remove(listen)
+    state = _run_backfill(
+        pipeline,
+        quiet=as_json or dry_run,
+        start=start,
+        end=end,
+        contracts=contract,
+        mode=mode,
+        parallel=parallel,
+        fail_fast=fail_fast,
+        dry_run=dry_run,
+        manifests=str(folder.absolute()),
+    )
     if not state.is_completed():
         error = state.result(raise_on_failure=False)
         raise BareCountError(str(error) if isinstance(error, BaseException) else state.message)
@@ -88,6 +62,26 @@ def backfill(
         print_json(summary)
         return
     _print_plan(summary)
+
+
+def _run_backfill(pipeline: str, *, quiet: bool, **parameters):
+    """Run the backfill flow here, with a progress bar fed as partitions finish."""
+    from barecount.prefect_api import resolve_api_url, use_api
+
+    with use_api(resolve_api_url(get_settings())):
+        from barecount.runtime.backfill import watching
+        from barecount.runtime.flows import governed_backfill
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, TimeElapsedColumn(), console=out, disable=quiet) as bar:
+            task = bar.add_task(f"backfill {pipeline}", total=None)
+
+            def listen(done: int, total: int, outcome: dict) -> None:
+                description = f"backfill {pipeline} {outcome['partition']}"
+                bar.update(task, completed=done, total=total, description=description)
+
+            with watching(listen):
+                return governed_backfill(pipeline=pipeline, return_state=True, **parameters)
 
 
 def _print_plan(summary: dict) -> None:
@@ -111,10 +105,11 @@ def _print_plan(summary: dict) -> None:
 def _show(backfill_id: int, as_json: bool) -> None:
     from sqlalchemy import select
 
-    from barecount.ledger.db import session_scope
+    from barecount.ledger import get_ledger
     from barecount.ledger.models import Backfill, BackfillEnd, BackfillOutcome
+    from barecount.status import BackfillState
 
-    with session_scope(get_settings().ledger_url) as session:
+    with get_ledger().session() as session:
         record = session.get(Backfill, backfill_id)
         if record is None:
             raise BareCountError(f"no backfill {backfill_id}; 'barecount backfills' lists them")
@@ -138,7 +133,7 @@ def _show(backfill_id: int, as_json: bool) -> None:
         "requested_by": record.requested_by,
         "pins": record.pins,
         "requested_at": record.recorded_at.isoformat(timespec="seconds"),
-        "status": "finished" if end else "interrupted (no end recorded)",
+        "status": BackfillState.FINISHED if end else BackfillState.UNFINISHED,
         "counts": end.counts if end else {},
         "plan": record.plan,
         "outcomes": [
@@ -160,26 +155,23 @@ def _show(backfill_id: int, as_json: bool) -> None:
 
 def backfills(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Backfills on record, newest first."""
-    from sqlalchemy import select
+    from barecount.ledger import get_ledger
+    from barecount.ledger.views import backfill_views
 
-    from barecount.ledger.db import session_scope
-    from barecount.ledger.models import Backfill, BackfillEnd
-
-    with session_scope(get_settings().ledger_url) as session:
-        records = session.execute(select(Backfill).order_by(Backfill.id.desc())).scalars().all()
-        ended = {e.backfill_id: e for e in session.execute(select(BackfillEnd)).scalars()}
+    with get_ledger().session() as session:
+        views = backfill_views(session=session, limit=1000)
     rows = [
         {
-            "id": r.id,
-            "pipeline": r.pipeline,
-            "start": r.start,
-            "end": r.end,
-            "mode": r.mode,
-            "requested_by": r.requested_by,
-            "status": "finished" if r.id in ended else "interrupted",
-            "counts": ended[r.id].counts if r.id in ended else {},
+            "id": v.backfill.id,
+            "pipeline": v.backfill.pipeline,
+            "start": v.backfill.start,
+            "end": v.backfill.end,
+            "mode": v.backfill.mode,
+            "requested_by": v.backfill.requested_by,
+            "status": str(v.state),
+            "counts": dict(v.end.counts) if v.end else dict(v.outcomes),
         }
-        for r in records
+        for v in views
     ]
     if as_json:
         print_json(rows)
@@ -207,16 +199,14 @@ def replay(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Re-run a past run under its token and contract versions: same outputs, no new publication."""
-    from barecount.ledger.db import session_scope
-    from barecount.ledger.store import evidence
-    from barecount.runtime.server import resolve_api_url, use_api
+    from barecount.ledger import get_ledger
+    from barecount.prefect_api import resolve_api_url, use_api
 
     settings = get_settings()
-    with session_scope(settings.ledger_url) as session:
-        first = evidence(session=session, token=token).runs[0]
+    first = get_ledger(settings).evidence(token=token).runs[0]
     folder = manifests or settings.manifests
     with use_api(resolve_api_url(settings)):
-        from barecount.runtime.flow import governed_pipeline
+        from barecount.runtime.flows import governed_pipeline
 
         state = governed_pipeline(
             pipeline=first.pipeline,

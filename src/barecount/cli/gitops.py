@@ -11,7 +11,7 @@ from rich.markup import escape
 from barecount.cli.output import out, print_json
 
 if TYPE_CHECKING:
-    from barecount.gitops import Plan
+    from barecount.deploy.plan import Plan
 
 MANIFESTS_HELP = "Manifests folder (default: BARECOUNT_MANIFESTS or ./manifests)."
 PROJECT_HELP = (
@@ -25,11 +25,11 @@ ENTRY_FILE = "flows/governed_pipeline.py"
 
 def _plan(manifests: Path | None, project: Path | None, only: list[str] | None):
     """Desired state, the plan to reach it, and the API it was read from."""
-    from barecount.compiler import compile_manifests
+    from barecount.deploy.compile import compile_manifests
+    from barecount.deploy.plan import desired_state, diff, read_actual
     from barecount.errors import BareCountError
-    from barecount.gitops import desired_state, diff, read_actual
     from barecount.manifest import load_manifests
-    from barecount.runtime.server import resolve_api_url, use_api
+    from barecount.prefect_api import resolve_api_url, use_api
     from barecount.settings import get_settings
 
     project = (project or Path.cwd()).absolute()
@@ -54,7 +54,7 @@ def _client():
 
 def plan_lines(plan: Plan) -> list[str]:
     """The plan for people, one change a line, like Terraform's."""
-    from barecount.compiler import WORK_POOL
+    from barecount.deploy.compile import WORK_POOL
 
     lines = [f"[green]+[/] create work pool {WORK_POOL} (process)"] if plan.create_work_pool else []
     for change in plan.changes:
@@ -93,7 +93,7 @@ def plan_summary(plan: Plan) -> str:
 
 def plan_json(plan: Plan) -> dict[str, Any]:
     """The plan for machines."""
-    from barecount.compiler import FLOW_NAME, WORK_POOL
+    from barecount.deploy.compile import FLOW_NAME, WORK_POOL
 
     return {
         "changes": plan.has_changes,
@@ -146,8 +146,8 @@ def apply(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Make the Prefect server's deployments, schedules and triggers match the manifests."""
-    from barecount import gitops
-    from barecount.runtime.server import use_api
+    from barecount.deploy import plan as gitops
+    from barecount.prefect_api import use_api
 
     desired, planned, scope, api = _plan(manifests, project, only)
     with use_api(api), _client() as client:

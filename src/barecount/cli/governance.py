@@ -29,11 +29,9 @@ def generate(
 
 def pending(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Runs paused at a contract gate, waiting for a governance decision."""
-    from barecount.ledger.db import session_scope
-    from barecount.ledger.governance_store import pending_holds
+    from barecount.ledger import get_ledger
 
-    with session_scope(get_settings().ledger_url) as session:
-        holds = pending_holds(session=session)
+    holds = get_ledger().pending_holds()
     rows = [
         {
             "flow_run_id": check.flow_run_id,
@@ -86,10 +84,17 @@ def reject(
 
 
 def _decide(run: str, decision: str, approver: str, reason: str, wait: float) -> None:
-    from barecount.runtime.decide import send_decision
+    from barecount.ledger import get_ledger
+    from barecount.runtime.resume import send_decision
 
     sent = send_decision(
-        get_settings(), run, decision=decision, approver=approver, reason=reason, wait=wait
+        get_settings(),
+        get_ledger(),
+        run,
+        decision=decision,
+        approver=approver,
+        reason=reason,
+        wait=wait,
     )
     check, verdict = sent.check, sent.verdict
     out.print(

@@ -6,7 +6,6 @@ import typer
 from rich.table import Table
 
 from barecount.cli.output import out, print_json
-from barecount.settings import get_settings
 
 app = typer.Typer(help="Read and verify the Evidence Ledger.", no_args_is_help=True)
 
@@ -17,25 +16,23 @@ def runs(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Recent pipeline runs with their tokens and outcomes."""
-    from barecount.ledger.db import session_scope
-    from barecount.ledger.store import runs as recent_runs
-    from barecount.ledger.store import summaries
+    from barecount.ledger import get_ledger
+    from barecount.ledger.views import run_views
 
-    with session_scope(get_settings().ledger_url) as session:
-        found = recent_runs(session=session, pipeline=pipeline, limit=limit)
-        ends = summaries(session=session, run_ids=[r.id for r in found])
+    with get_ledger().session() as session:
+        found = run_views(session=session, pipeline=pipeline, limit=limit)
     rows = [
         {
-            "run_id": r.id,
-            "pipeline": r.pipeline,
-            "partition": r.partition,
-            "token": r.token,
-            "trigger": r.trigger,
-            "started": r.recorded_at.isoformat(timespec="seconds"),
-            "status": ends[r.id].status if r.id in ends else "running",
-            "flow_run_id": r.flow_run_id,
+            "run_id": v.run.id,
+            "pipeline": v.run.pipeline,
+            "partition": v.run.partition,
+            "token": v.run.token,
+            "trigger": v.run.trigger,
+            "started": v.run.recorded_at.isoformat(timespec="seconds"),
+            "status": str(v.status),
+            "flow_run_id": v.run.flow_run_id,
         }
-        for r in found
+        for v in found
     ]
     if as_json:
         print_json(rows)
@@ -60,11 +57,9 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Everything recorded under a run token: runs, attempts, retries, publications."""
-    from barecount.ledger.db import session_scope
-    from barecount.ledger.store import evidence
+    from barecount.ledger import get_ledger
 
-    with session_scope(get_settings().ledger_url) as session:
-        found = evidence(session=session, token=token)
+    found = get_ledger().evidence(token=token)
     if as_json:
         print_json(
             {
@@ -131,11 +126,9 @@ def show(
 @app.command("verify")
 def verify_command(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Check the hash chain; name the first row that does not match. Exit 1 if any."""
-    from barecount.ledger.chain import verify
-    from barecount.ledger.db import session_scope
+    from barecount.ledger import get_ledger
 
-    with session_scope(get_settings().ledger_url) as session:
-        result = verify(session)
+    result = get_ledger().verify()
     if as_json:
         print_json(
             {

@@ -74,7 +74,7 @@ def compile_(
     """Compile the manifests into a prefect.yaml that 'prefect deploy' accepts."""
     import difflib
 
-    from barecount.compiler import compile_project, render_prefect_yaml
+    from barecount.deploy.compile import compile_project, render_prefect_yaml
 
     text = render_prefect_yaml(compile_project(_manifests(manifests)))
     current = output.read_text(encoding="utf-8") if output.exists() else ""

@@ -9,6 +9,7 @@ import typer
 from barecount.cli.output import out, print_json
 from barecount.errors import BareCountError
 from barecount.settings import get_settings
+from barecount.status import RunStatus
 
 
 def run(
@@ -28,8 +29,8 @@ def run(
 ) -> None:
     """Run PIPELINE for one partition and print its KPIs and the Prefect UI link."""
     from barecount.manifest import load_manifests
-    from barecount.runtime.partitions import parse_partition
-    from barecount.runtime.tokens import check_token
+    from barecount.manifest.partitions import parse_partition
+    from barecount.manifest.tokens import check_token
 
     settings = get_settings()
     folder = manifests or settings.manifests
@@ -39,14 +40,14 @@ def run(
     if token is not None:
         check_token(token)
 
-    from barecount.runtime.server import resolve_api_url, ui_url, use_api
+    from barecount.prefect_api import resolve_api_url, ui_url, use_api
 
     api = resolve_api_url(settings)
     if deployment:
         _submit(folder, pipeline, partition, token, api, as_json)
         return
     with use_api(api):
-        from barecount.runtime.flow import governed_pipeline
+        from barecount.runtime.flows import governed_pipeline
 
         state = governed_pipeline(
             pipeline=pipeline,
@@ -70,10 +71,11 @@ def run(
 
 
 def _submit(folder, pipeline, partition, token, api, as_json) -> None:
+    from barecount.deploy.submit import submit_run
+    from barecount.ledger import get_ledger
     from barecount.manifest import load_manifests
-    from barecount.runtime.partitions import partition_for
-    from barecount.runtime.server import ui_url, use_api
-    from barecount.runtime.submit import submit_run
+    from barecount.manifest.partitions import partition_for
+    from barecount.prefect_api import ui_url, use_api
 
     loaded = load_manifests(folder)
     if partition is None:
@@ -82,7 +84,12 @@ def _submit(folder, pipeline, partition, token, api, as_json) -> None:
         partition = partition_for(datetime.now(UTC), loaded.pipeline(pipeline).spec.partition).key
     with use_api(api):
         plan, flow_run = submit_run(
-            loaded, pipeline, partition, token=token, manifests_path=str(folder.absolute())
+            get_ledger(),
+            loaded,
+            pipeline,
+            partition,
+            token=token,
+            manifests_path=str(folder.absolute()),
         )
     result = {
         "pipeline": pipeline,
@@ -117,14 +124,15 @@ def _print_summary(summary: dict) -> None:
 
 
 def _evidence_line(summary: dict) -> str:
+    from barecount.ledger import get_ledger
     from barecount.runtime.report import stage_rows
 
-    rows = stage_rows(ledger_url=get_settings().ledger_url, run_id=summary["run_id"])
+    rows = stage_rows(ledger=get_ledger(), run_id=summary["run_id"])
     cached = sum(1 for r in rows if r["cache_hit"])
     retries = sum(r["retries"] for r in rows)
     status = {
-        "published": f"published {len(summary['kpis'])} KPI(s) under this token",
-        "already-published": "already published under this token: nothing published again",
+        RunStatus.PUBLISHED: f"published {len(summary['kpis'])} KPI(s) under this token",
+        RunStatus.ALREADY_PUBLISHED: "already published under this token: nothing published again",
     }.get(summary["status"], summary["status"])
     return (
         f"{len(rows)} stage(s), {sum(r['attempts'] for r in rows)} attempt(s), "

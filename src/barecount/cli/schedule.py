@@ -22,7 +22,7 @@ def partitions(
 ) -> None:
     """List the calendar partitions of PIPELINE from START to END, with their time spans."""
     from barecount.manifest import load_manifests
-    from barecount.runtime.partitions import partition_range
+    from barecount.manifest.partitions import partition_range
 
     spec = load_manifests(manifests or get_settings().manifests).pipeline(pipeline)
     found = partition_range(start, end, spec.spec.partition)
@@ -53,7 +53,7 @@ def source_updated(
     """Announce that SOURCE published data for a partition; pipelines triggered by it start."""
     from barecount.manifest import load_manifests
     from barecount.manifest.models import SourceUpdated
-    from barecount.runtime.partitions import parse_partition
+    from barecount.manifest.partitions import parse_partition
 
     found = load_manifests(manifests or get_settings().manifests)
     consumers = [
@@ -78,7 +78,7 @@ def _emit(event: str, resource: str, payload: dict) -> None:
     from prefect.events import emit_event
     from prefect.events.worker import EventsWorker
 
-    from barecount.runtime.server import resolve_api_url, use_api
+    from barecount.prefect_api import resolve_api_url, use_api
 
     with use_api(resolve_api_url(get_settings())):
         sent = emit_event(event=event, resource={"prefect.resource.id": resource}, payload=payload)
@@ -96,13 +96,13 @@ def serve_command(
 ) -> None:
     """Serve every pipeline's deployment (schedules and triggers) until interrupted."""
     from barecount.manifest import load_manifests
-    from barecount.runtime.server import resolve_api_url, ui_url, use_api
+    from barecount.prefect_api import resolve_api_url, ui_url, use_api
 
     folder = manifests or get_settings().manifests
     found = load_manifests(folder)
     api = resolve_api_url(get_settings())
     with use_api(api):
-        from barecount.runtime.serve import delete_deployments, serve_all, worker_deployments
+        from barecount.deploy.serve import delete_deployments, serve_all, worker_deployments
 
         taken = worker_deployments(found)
         if taken and not replace:

@@ -12,7 +12,7 @@ app = typer.Typer(help="Start, stop or check the local Prefect server.", no_args
 @app.command("start")
 def start() -> None:
     """Start the local Prefect server (reused when already running)."""
-    from barecount.runtime.server import start_local_server, ui_url
+    from barecount.prefect_api import start_local_server, ui_url
 
     url = start_local_server()
     out.print(f"Prefect server: {ui_url(url)}  (API {url})")
@@ -21,7 +21,7 @@ def start() -> None:
 @app.command("stop")
 def stop() -> None:
     """Stop the local Prefect server."""
-    from barecount.runtime.server import stop_local_server
+    from barecount.prefect_api import stop_local_server
 
     out.print("stopped" if stop_local_server() else "no local server was running")
 
@@ -29,7 +29,7 @@ def stop() -> None:
 @app.command("status")
 def status() -> None:
     """Say which Prefect API BareCount would use and whether it answers."""
-    from barecount.runtime.server import is_healthy, redact
+    from barecount.prefect_api import is_healthy, redact
     from barecount.settings import get_settings
 
     settings = get_settings()

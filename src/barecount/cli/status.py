@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -16,72 +17,15 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Pipelines with their last partition, state, attempts and retries, holds, last alert."""
-    from sqlalchemy import func, select
-
-    from barecount.ledger.db import session_scope
-    from barecount.ledger.governance_store import pending_holds
-    from barecount.ledger.models import Alert, PipelineRun, RunSummary, StageAttempt
+    from barecount.ledger import get_ledger
+    from barecount.ledger.views import pipeline_statuses
     from barecount.manifest import load_manifests
 
     found = load_manifests(manifests or get_settings().manifests)
-    rows = []
-    with session_scope(get_settings().ledger_url) as session:
-        holds = pending_holds(session=session)
-        for name in sorted(found.pipelines):
-            last = session.execute(
-                select(PipelineRun)
-                .where(PipelineRun.pipeline == name)
-                .order_by(PipelineRun.id.desc())
-                .limit(1)
-            ).scalar_one_or_none()
-            ended = None
-            attempts = retries = 0
-            if last is not None:
-                ended = session.execute(
-                    select(RunSummary.status).where(RunSummary.run_id == last.id)
-                ).scalar_one_or_none()
-                attempts = session.execute(
-                    select(func.count())
-                    .select_from(StageAttempt)
-                    .where(StageAttempt.run_id == last.id)
-                ).scalar_one()
-                retries = session.execute(
-                    select(func.count())
-                    .select_from(StageAttempt)
-                    .where(StageAttempt.run_id == last.id, StageAttempt.attempt > 1)
-                ).scalar_one()
-            alert = session.execute(
-                select(Alert).where(Alert.pipeline == name).order_by(Alert.id.desc()).limit(1)
-            ).scalar_one_or_none()
-            waiting = [c for c, _ in holds if c.pipeline == name]
-            rows.append(
-                {
-                    "pipeline": name,
-                    "last_partition": last.partition if last else None,
-                    "state": (ended or ("paused for governance" if waiting else "running"))
-                    if last
-                    else "never run",
-                    "attempts": attempts,
-                    "retries": retries,
-                    "token": last.token if last else None,
-                    "pending_approvals": [
-                        {
-                            "flow_run_id": c.flow_run_id,
-                            "partition": c.partition,
-                            "contract": f"{c.contract}@{c.contract_version}",
-                        }
-                        for c in waiting
-                    ],
-                    "last_alert": {
-                        "kind": alert.kind,
-                        "partition": alert.partition,
-                        "delivered": alert.delivered,
-                        "at": alert.recorded_at.isoformat(timespec="seconds"),
-                    }
-                    if alert
-                    else None,
-                }
-            )
+    with get_ledger().session() as session:
+        rows = [
+            _row(s) for s in pipeline_statuses(session=session, pipelines=sorted(found.pipelines))
+        ]
     if as_json:
         print_json(rows)
         return
@@ -96,12 +40,40 @@ def status(
             r["state"],
             str(r["attempts"]),
             str(r["retries"]),
-            str(len(r["pending_approvals"])) or "0",
+            str(len(r["pending_approvals"])),
             f"{alert['kind']} {alert['partition']} ({'sent' if alert['delivered'] else 'failed'})"
             if alert
             else "-",
         )
     out.print(table)
+
+
+def _row(found: Any) -> dict[str, Any]:
+    last, alert = found.last, found.alert
+    return {
+        "pipeline": found.pipeline,
+        "last_partition": last.run.partition if last else None,
+        "state": str(found.state),
+        "attempts": last.attempt_count if last else 0,
+        "retries": last.retries if last else 0,
+        "token": last.run.token if last else None,
+        "pending_approvals": [
+            {
+                "flow_run_id": c.flow_run_id,
+                "partition": c.partition,
+                "contract": f"{c.contract}@{c.contract_version}",
+            }
+            for c in found.holds
+        ],
+        "last_alert": {
+            "kind": alert.kind,
+            "partition": alert.partition,
+            "delivered": alert.delivered,
+            "at": alert.recorded_at.isoformat(timespec="seconds"),
+        }
+        if alert
+        else None,
+    }
 
 
 def register(app: typer.Typer) -> None:

@@ -12,17 +12,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from barecount.console import auth
-from barecount.console.queries import backfill_views, evidence_view, run_views
 from barecount.console.svg import STATE_STYLE, stage_svg
 from barecount.console.templates import CSS, render
-from barecount.errors import BareCountError, UnknownPipelineError
-from barecount.ledger.db import session_scope
+from barecount.errors import BareCountError, UnknownPipelineError, UnknownTokenError
+from barecount.ledger import get_ledger
 from barecount.ledger.governance_store import decisions_for, pending_holds
-from barecount.ledger.store import UnknownTokenError
+from barecount.ledger.views import backfill_views, evidence_view, run_views
 from barecount.manifest import load_manifests
 from barecount.manifest.graph import stage_layers, stage_needs
 from barecount.manifest.models import Pipeline
-from barecount.runtime.server import ui_url
+from barecount.prefect_api import ui_url
 from barecount.settings import Settings, get_settings
 
 MAX_FORM_BYTES = 16 * 1024
@@ -116,7 +115,7 @@ def create_app(
     def pipelines(request: Request) -> HTMLResponse:
         loaded = load_manifests(config.manifests)
         items = []
-        with session_scope(settings.ledger_url) as session:
+        with get_ledger(settings).session() as session:
             for name in sorted(loaded.pipelines):
                 spec = loaded.pipeline(name)
                 views = run_views(session=session, pipeline=name, limit=1)
@@ -140,7 +139,7 @@ def create_app(
             spec = loaded.pipeline(name)
         except UnknownPipelineError as exc:
             return refuse(request, 404, str(exc))
-        with session_scope(settings.ledger_url) as session:
+        with get_ledger(settings).session() as session:
             views = run_views(session=session, pipeline=name, limit=200)
         history: dict[str, list] = {}
         for view in views:
@@ -156,7 +155,7 @@ def create_app(
 
     @app.get("/pending", response_class=HTMLResponse)
     def pending(request: Request) -> HTMLResponse:
-        with session_scope(settings.ledger_url) as session:
+        with get_ledger(settings).session() as session:
             holds = [
                 {"check": c, "event": e, "decisions": decisions_for(session=session, check_id=c.id)}
                 for c, e in pending_holds(session=session)
@@ -193,7 +192,7 @@ def create_app(
     @app.get("/evidence/{token}", response_class=HTMLResponse)
     def evidence(request: Request, token: str) -> HTMLResponse:
         try:
-            with session_scope(settings.ledger_url) as session:
+            with get_ledger(settings).session() as session:
                 view = evidence_view(session=session, token=token)
         except UnknownTokenError as exc:
             return refuse(request, 404, str(exc))
@@ -201,7 +200,7 @@ def create_app(
 
     @app.get("/backfills", response_class=HTMLResponse)
     def backfills(request: Request) -> HTMLResponse:
-        with session_scope(settings.ledger_url) as session:
+        with get_ledger(settings).session() as session:
             views = backfill_views(session=session)
         return _page(
             "backfills", title="Backfills", backfills=views, ui=prefect_ui, user=user_of(request)
@@ -248,10 +247,10 @@ def _send(
     config: ConsoleConfig, check_id: int, user: auth.ConsoleSession, decision: str, reason: str
 ) -> HTMLResponse:
     """Resume the paused run with the logged-in approver's decision and show its verdict."""
-    from barecount.runtime.decide import send_decision
+    from barecount.runtime.resume import send_decision
 
     settings = config.settings
-    with session_scope(settings.ledger_url) as session:
+    with get_ledger(settings).session() as session:
         held = [c for c, _ in pending_holds(session=session) if c.id == check_id]
     if not held or not held[0].flow_run_id:
         return _page(
@@ -267,6 +266,7 @@ def _send(
     try:
         sent = send_decision(
             settings,
+            get_ledger(settings),
             check.flow_run_id,
             decision=decision,
             approver=user.name,  # who is logged in; never a form field

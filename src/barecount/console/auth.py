@@ -16,15 +16,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from barecount.errors import BareCountError
+from barecount.errors import ConsoleAuthError
 from barecount.manifest.project import ManifestSet
 
 SESSION_COOKIE = "barecount_console"
 SESSION_SECONDS = 12 * 3600
-
-
-class ConsoleAuthError(BareCountError, ValueError):
-    """A login token that cannot be issued."""
 
 
 def console_dir(home: Path) -> Path:

@@ -1,19 +1,18 @@
-"""Governance decisions: the form a reviewer fills in, and whether it counts."""
+"""Governance decisions: what a reviewer answers, and whether it counts (no Prefect here)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from prefect.input import RunInput
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from barecount.governance.signing import approval_message, verify_signature
 from barecount.manifest.models import Team
 
 
-class GovernanceDecision(RunInput):
-    """The input a paused run waits for. The Prefect UI renders it as the resume form."""
+class DecisionInput(BaseModel):
+    """A reviewer's answer to a hold. The Prefect resume form (runtime.hold) has these fields."""
 
     decision: Literal["approve", "reject"] = Field(
         description="approve: the drifted schema becomes the new contract version; "
@@ -37,7 +36,7 @@ class Verdict:
 
 
 def authorize(
-    decision: GovernanceDecision,
+    decision: DecisionInput,
     *,
     team: Team | None,
     flow_run_id: str,

@@ -10,11 +10,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from barecount.errors import BareCountError
-
-
-class SigningKeyError(BareCountError, ValueError):
-    """A key file or public key that cannot be used."""
+from barecount.errors import SigningKeyError
 
 
 def approval_message(*, flow_run_id: str, contract: str, fingerprint: str, decision: str) -> bytes:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlmodel import Session
 
-from barecount.ledger.db import GENESIS_HASH
+from barecount.ledger.engine import GENESIS_HASH
 from barecount.ledger.models import CHAINED_TABLES, Chained, ChainHead
 
 GENESIS = GENESIS_HASH

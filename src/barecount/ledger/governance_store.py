@@ -2,45 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from barecount.governance.registry import NewVersion
 from barecount.ledger.chain import append
 from barecount.ledger.models import ContractVersion, Decision, GateCheck, HoldEvent
+from barecount.status import OPEN_HOLDS
 
-OPEN_HOLD = ("pending",)
 
-
-def register_contract_version(
-    *,
-    session: Session,
-    contract: str,
-    version: str,
-    fingerprint: str,
-    object_name: str,
-    columns: list[dict[str, Any]],
-    source: str,
-    approved_by: str | None = None,
-    token: str | None = None,
-    document: dict[str, Any] | None = None,
-) -> ContractVersion:
-    return append(
-        session,
-        ContractVersion(
-            contract=contract,
-            version=version,
-            fingerprint=fingerprint,
-            object_name=object_name,
-            columns=columns,
-            source=source,
-            approved_by=approved_by,
-            token=token,
-            document=document or {},
-        ),
-    )
+def register_contract_version(*, session: Session, version: NewVersion) -> ContractVersion:
+    """Append a contract version (from the manifests, or approved from a drift)."""
+    return append(session, ContractVersion(**dataclasses.asdict(version)))
 
 
 def contract_versions(*, session: Session, contract: str) -> list[ContractVersion]:
@@ -104,7 +80,7 @@ def hold_statuses(
 
 
 def pending_holds(*, session: Session) -> list[tuple[GateCheck, HoldEvent]]:
-    return [(c, e) for c, e in hold_statuses(session=session) if e.status in OPEN_HOLD]
+    return [(c, e) for c, e in hold_statuses(session=session) if e.status in OPEN_HOLDS]
 
 
 def decisions_for(*, session: Session, check_id: int) -> list[Decision]:

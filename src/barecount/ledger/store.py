@@ -7,17 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from barecount.errors import BareCountError
+from barecount.errors import UnknownTokenError
 from barecount.ledger.chain import append
-from barecount.ledger.db import session_scope
 from barecount.ledger.models import PipelineRun, Publication, RunSummary, StageAttempt
-
-
-class UnknownTokenError(BareCountError, LookupError):
-    """A run token the ledger has never seen."""
 
 
 def start_run(
@@ -90,40 +84,29 @@ class PublishOutcome:
 
 def publish(
     *,
-    url: str,
+    session: Session,
     run: PipelineRun,
     stage: str,
     kpis: Mapping[str, float | None],
     fingerprint: str,
-) -> PublishOutcome:
-    """Publish the KPI values of a run, all or nothing, at most once per token.
-
-    The unique constraint on (pipeline, kpi, partition, token) is what enforces
-    "at most once", also between processes racing each other; the look-up after a
-    conflict only tells the caller what was there.
-    """
-    try:
-        with session_scope(url) as session:
-            rows = [
-                append(
-                    session,
-                    Publication(
-                        run_id=run.id,
-                        token=run.token,
-                        pipeline=run.pipeline,
-                        kpi=kpi,
-                        partition=run.partition,
-                        value=value,
-                        stage=stage,
-                        output_fingerprint=fingerprint,
-                    ),
-                )
-                for kpi, value in sorted(kpis.items())
-            ]
-        return PublishOutcome(published=rows)
-    except IntegrityError:
-        with session_scope(url) as session:
-            return PublishOutcome(already=publications(session=session, token=run.token))
+) -> list[Publication]:
+    """Append a run's KPI values; the unique constraint refuses a second time per token."""
+    return [
+        append(
+            session,
+            Publication(
+                run_id=run.id,
+                token=run.token,
+                pipeline=run.pipeline,
+                kpi=kpi,
+                partition=run.partition,
+                value=value,
+                stage=stage,
+                output_fingerprint=fingerprint,
+            ),
+        )
+        for kpi, value in sorted(kpis.items())
+    ]
 
 
 def publications(*, session: Session, token: str) -> list[Publication]:

@@ -7,19 +7,21 @@ from datetime import datetime
 from typing import Any
 
 from barecount.errors import is_transient
+from barecount.ledger import get_ledger
 from barecount.ledger.chain import now
-from barecount.ledger.db import session_scope
 from barecount.ledger.models import PipelineRun, StageAttempt
-from barecount.ledger.store import record_attempt
 from barecount.manifest.models import StageSpec
 from barecount.runtime.stage import StageResult
+from barecount.status import StageState
 
 
 @dataclass(frozen=True)
 class RunRef:
-    """What a stage task needs to know to record its attempts (picklable, small)."""
+    """What a stage task needs to know to record its attempts (picklable, small).
 
-    ledger_url: str
+    The ledger is not in it: a task opens the ledger of its own process's settings.
+    """
+
     run_id: int
     token: str
     flow_run_id: str | None
@@ -27,11 +29,8 @@ class RunRef:
     upstream_pipelines: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
-    def of(
-        cls, run: PipelineRun, ledger_url: str, upstream_pipelines: dict[str, str | None]
-    ) -> RunRef:
+    def of(cls, run: PipelineRun, upstream_pipelines: dict[str, str | None]) -> RunRef:
         return cls(
-            ledger_url=ledger_url,
             run_id=run.id,
             token=run.token,
             flow_run_id=run.flow_run_id,
@@ -80,9 +79,11 @@ def record_stage_attempt(
 ) -> StageAttempt:
     """Append one attempt of a stage: completed, cached, retrying or failed."""
     if error is None:
-        state = "cached" if cached else "completed"
+        state = StageState.CACHED if cached else StageState.COMPLETED
+    elif is_transient(error) and retries_left > 0:
+        state = StageState.RETRYING
     else:
-        state = "retrying" if is_transient(error) and retries_left > 0 else "failed"
+        state = StageState.FAILED
     row = StageAttempt(
         run_id=ref.run_id,
         token=ref.token,
@@ -99,5 +100,4 @@ def record_stage_attempt(
         rows=result.rows if result else None,
         lineage=lineage(ref=ref, stage=stage, upstream=upstream, result=result),
     )
-    with session_scope(ref.ledger_url) as session:
-        return record_attempt(session=session, attempt=row)
+    return get_ledger().record_attempt(attempt=row)

@@ -1,44 +1,32 @@
-"""The contract gate in a running flow: check, record, and pause until governance decides."""
+"""The contract gate in a running flow: check an extract, record it, and hold on drift."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 from prefect import get_run_logger
-from prefect.artifacts import create_markdown_artifact
 from prefect.events import emit_event
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run
 
-from barecount import events
-from barecount.alerts import hold_alert
-from barecount.errors import ContractRejected, GovernanceBlocked, HeldForGovernance
-from barecount.governance.contracts import document_with_schema, next_version, setting
-from barecount.governance.decision import GovernanceDecision, authorize
-from barecount.governance.drift import SchemaDiff
+from barecount import names
+from barecount.errors import GovernanceBlocked
+from barecount.governance.contracts import document_with_schema, setting
 from barecount.governance.gate import GateDecision, evaluate_contract
+from barecount.governance.registry import NewVersion
+from barecount.governance.review import Review, auto_review
 from barecount.governance.schema import ExtractedSchema, SchemaColumn
-from barecount.ledger.db import session_scope
-from barecount.ledger.governance_store import (
-    hold_statuses,
-    record_check,
-    record_decision,
-    record_hold,
-    register_contract_version,
-)
+from barecount.ledger import Ledger
 from barecount.ledger.models import ContractVersion, Decision, GateCheck, PipelineRun
 from barecount.manifest import ManifestSet
 from barecount.manifest.models import Pipeline, StageSpec
-from barecount.runtime.report import artifact_key
 from barecount.runtime.stage import StageResult
+from barecount.status import HoldStatus
 
 
 @dataclass
 class GateContext:
     """What the gate needs about the run; ``in_force`` changes when a drift is approved."""
 
-    ledger_url: str
+    ledger: Ledger
     manifests: ManifestSet
     pipeline: Pipeline
     run: PipelineRun
@@ -63,51 +51,44 @@ def check_stage(ctx: GateContext, stage: StageSpec, result: StageResult) -> None
     Raises:
         GovernanceBlocked: another run's drift on this contract awaits governance.
         ContractRejected: this run's drift was rejected, or nobody decided in time.
+        HeldForGovernance: the drift is held and this run (a backfill) does not wait.
     """
+    from barecount.runtime.hold import hold  # the pause loop sits on top of this module
+
     name = stage.contract
     if name is None or result.schema_ is None:
         return
-    logger = get_run_logger()
     in_force = ctx.in_force[name]
     extracted = result.schema_
     _refuse_if_held(ctx, stage, in_force, extracted)
-    odcs = ctx.manifests.contract(name)
     decision = evaluate_contract(
         _schema_of(in_force),
         extracted,
         name=name,
         version=in_force.version,
-        auto_approve=str(setting(odcs, "autoApprove", "none")),
+        auto_approve=str(setting(ctx.manifests.contract(name), "autoApprove", "none")),
     )
-    check = _record_check(ctx, stage, in_force, extracted, decision)
-    logger.info("contract gate %s: %s", stage.name, decision.message)
+    check = record_check(ctx, stage, in_force, extracted, decision)
+    get_run_logger().info("contract gate %s: %s", stage.name, decision.message)
     if decision.outcome == "pass":
         return
     if decision.outcome == "auto-approved":
-        _approve(
-            ctx,
-            check,
-            decision.diff,
-            extracted,
-            approver="auto",
-            reason="auto-approve: non-breaking",
-            source="auto-approval",
-            signed=False,
-        )
+        verdict = auto_review(version_in_force=in_force.version, breaking=decision.diff.breaking)
+        approve(ctx, check, extracted, verdict, source="auto-approval")
         return
-    _hold(ctx, stage, check, decision.diff, extracted)
+    hold(ctx, stage, check, decision.diff, extracted)
 
 
 def _refuse_if_held(
     ctx: GateContext, stage: StageSpec, in_force: ContractVersion, extracted: ExtractedSchema
 ) -> None:
-    with session_scope(ctx.ledger_url) as session:
-        holds = hold_statuses(session=session, contracts=[in_force.contract])
-    for check, event in holds:
+    for check, event in ctx.ledger.hold_statuses(contracts=[in_force.contract]):
         if check.flow_run_id == ctx.flow_run_id:
             continue
-        pending = event.status == "pending"
-        rejected = event.status == "rejected" and event.contract_version == in_force.version
+        pending = event.status == HoldStatus.PENDING
+        rejected = (
+            event.status == HoldStatus.REJECTED and event.contract_version == in_force.version
+        )
         if not (pending or rejected):
             continue
         state = "awaiting governance" if pending else "rejected by governance"
@@ -115,11 +96,11 @@ def _refuse_if_held(
             f"blocked: drift on {in_force.contract} {state} (run {check.flow_run_id}, "
             f"{check.pipeline} {check.partition})"
         )
-        _record_check(ctx, stage, in_force, extracted, None, outcome="blocked", detail=message)
+        record_check(ctx, stage, in_force, extracted, None, outcome="blocked", detail=message)
         raise GovernanceBlocked(message)
 
 
-def _record_check(
+def record_check(
     ctx: GateContext,
     stage: StageSpec,
     in_force: ContractVersion,
@@ -129,6 +110,7 @@ def _record_check(
     outcome: str | None = None,
     detail: str = "",
 ) -> GateCheck:
+    """Append the gate's check of one extract to the ledger."""
     diff = decision.diff if decision else None
     row = GateCheck(
         run_id=ctx.run.id,
@@ -146,217 +128,65 @@ def _record_check(
         diff=[c.model_dump() for c in diff.changes] if diff else [],
         detail=detail or (decision.message if decision else ""),
     )
-    with session_scope(ctx.ledger_url) as session:
-        return record_check(session=session, check=row)
+    return ctx.ledger.record_check(check=row)
 
 
-def _hold(
-    ctx: GateContext,
-    stage: StageSpec,
-    check: GateCheck,
-    diff: SchemaDiff,
-    extracted: ExtractedSchema,
-) -> None:
-    with session_scope(ctx.ledger_url) as session:
-        record_hold(session=session, check=check, status="pending", detail=diff.summary())
-    base = artifact_key(ctx.run.pipeline, ctx.run.partition, "drift", check.contract)
-    create_markdown_artifact(key=base, markdown=diff.markdown(), description=diff.summary())
-    emit_event(
-        event=events.CONTRACT_DRIFT,
-        resource={"prefect.resource.id": events.contract_resource(check.contract)},
-        payload={
-            "contract": check.contract,
-            "version": check.contract_version,
-            "pipeline": ctx.run.pipeline,
-            "partition": ctx.run.partition,
-            "token": ctx.run.token,
-            "flow_run_id": ctx.flow_run_id,
-            "classification": diff.classification,
-            "summary": diff.summary(),
-        },
-    )
-    if ctx.on_drift == "hold":
-        raise HeldForGovernance(
-            f"held: drift on {check.contract} awaits governance ({diff.summary()}); run "
-            f"'barecount run {ctx.run.pipeline} -p {ctx.run.partition}' to review it"
-        )
-    form = GovernanceDecision.with_initial_data(description=_form_description(ctx, check, diff))
-    timeout = ctx.pipeline.spec.governance.approval_timeout_seconds
-    reminder = _hold_reminder(ctx, check)
-    try:
-        _wait_for_decision(ctx, check, diff, extracted, form, timeout)
-    finally:
-        if reminder is not None:
-            reminder.cancel()
-
-
-def _hold_reminder(ctx: GateContext, check: GateCheck) -> threading.Timer | None:
-    """Alert the team if the hold outlives the team's limit while the flow waits."""
-    team = ctx.manifests.owning_team_of_contract(check.contract, ctx.pipeline)
-    if team is None:
-        return None
-    hours = team.spec.hold_alert_hours
-    timer = threading.Timer(
-        hours * 3600,
-        hold_alert,
-        kwargs={
-            "ledger_url": ctx.ledger_url,
-            "manifests": ctx.manifests,
-            "check": check,
-            "waited_hours": hours,
-        },
-    )
-    timer.daemon = True
-    timer.start()
-    return timer
-
-
-def _wait_for_decision(
-    ctx: GateContext,
-    check: GateCheck,
-    diff: SchemaDiff,
-    extracted: ExtractedSchema,
-    form: type,
-    timeout: int,
-) -> None:
-    logger = get_run_logger()
-    while True:
-        try:
-            answer = pause_flow_run(wait_for_input=form, timeout=timeout, poll_interval=1)
-        except FlowPauseTimeout:
-            detail = f"no governance decision within {timeout} s"
-            with session_scope(ctx.ledger_url) as session:
-                record_hold(session=session, check=check, status="timed-out", detail=detail)
-            raise ContractRejected(f"drift on {check.contract} held: {detail}") from None
-        team = ctx.manifests.owning_team_of_contract(check.contract, ctx.pipeline)
-        verdict = authorize(
-            answer,
-            team=team,
-            flow_run_id=ctx.flow_run_id or "",
-            contract=check.contract,
-            fingerprint=check.schema_fingerprint,
-        )
-        if not verdict.accepted:
-            logger.warning("governance decision refused: %s; pausing again", verdict.reason)
-            _record_decision(ctx, check, answer, accepted=False, verdict=verdict.reason)
-            continue
-        if answer.decision == "reject":
-            _record_decision(ctx, check, answer, accepted=True, verdict="accepted")
-            with session_scope(ctx.ledger_url) as session:
-                record_hold(
-                    session=session,
-                    check=check,
-                    status="rejected",
-                    detail=f"{answer.approver}: {answer.reason}",
-                )
-            raise ContractRejected(
-                f"drift on {check.contract} rejected by {answer.approver}: {answer.reason}"
-            )
-        _approve(
-            ctx,
-            check,
-            diff,
-            extracted,
-            approver=answer.approver,
-            reason=answer.reason,
-            source="approval",
-            signed=bool(answer.signature),
-        )
-        return
-
-
-def _form_description(ctx: GateContext, check: GateCheck, diff: SchemaDiff) -> str:
-    team = ctx.manifests.owning_team_of_contract(check.contract, ctx.pipeline)
-    approvers = ", ".join(a.name for a in team.spec.approvers) if team else "none"
-    signed = team is not None and team.spec.require_signed_approvals
-    return (
-        f"## Governance review: {ctx.run.pipeline} {ctx.run.partition}\n\n"
-        f"The extract of stage `{check.stage}` drifted from contract `{check.contract}` "
-        f"version {check.contract_version}. Nothing downstream runs until an approver of "
-        f"team `{team.name if team else '-'}` ({approvers}) decides.\n\n"
-        f"{diff.markdown()}\n"
-        f"Schema fingerprint: `{check.schema_fingerprint}`  \n"
-        f"Run token: `{ctx.run.token}`\n\n"
-        + (
-            "This team requires **signed** decisions: use `barecount approve "
-            f"{ctx.flow_run_id} --as NAME` (or `barecount reject ...`).\n"
-            if signed
-            else ""
-        )
-    )
-
-
-def _record_decision(
-    ctx: GateContext,
-    check: GateCheck,
-    answer: GovernanceDecision,
-    *,
-    accepted: bool,
-    verdict: str,
-    new_version: str | None = None,
-    signed: bool | None = None,
-) -> Decision:
+def record_review(ctx: GateContext, check: GateCheck, verdict: Review) -> Decision:
+    """Append a decision on a hold, accepted or refused, with why."""
     row = Decision(
         check_id=check.id,
         run_id=ctx.run.id,
         token=ctx.run.token,
         contract=check.contract,
-        decision=answer.decision,
-        approver=answer.approver[:200],
-        reason=answer.reason,
-        signed=bool(answer.signature) if signed is None else signed,
-        accepted=accepted,
-        verdict=verdict,
-        new_version=new_version,
+        decision=verdict.decision,
+        approver=verdict.approver,
+        reason=verdict.reason,
+        signed=verdict.signed,
+        accepted=verdict.accepted,
+        verdict=verdict.verdict,
+        new_version=verdict.new_version,
     )
-    with session_scope(ctx.ledger_url) as session:
-        return record_decision(session=session, decision=row)
+    return ctx.ledger.record_decision(decision=row)
 
 
-def _approve(
-    ctx: GateContext,
-    check: GateCheck,
-    diff: SchemaDiff,
-    extracted: ExtractedSchema,
-    *,
-    approver: str,
-    reason: str,
-    source: str,
-    signed: bool,
+def approve(
+    ctx: GateContext, check: GateCheck, extracted: ExtractedSchema, verdict: Review, *, source: str
 ) -> None:
-    in_force = ctx.in_force[check.contract]
-    version = next_version(in_force.version, breaking=diff.breaking)
-    odcs = ctx.manifests.contract(check.contract)
-    answer = GovernanceDecision(decision="approve", approver=approver, reason=reason)
-    _record_decision(
-        ctx, check, answer, accepted=True, verdict="accepted", new_version=version, signed=signed
-    )
-    with session_scope(ctx.ledger_url) as session:
-        row = register_contract_version(
-            session=session,
+    """Record an approval, register the new contract version, and let the run go on."""
+    assert verdict.new_version is not None
+    record_review(ctx, check, verdict)
+    row = ctx.ledger.register_contract_version(
+        version=NewVersion(
             contract=check.contract,
-            version=version,
+            version=verdict.new_version,
             fingerprint=extracted.fingerprint,
             object_name=extracted.object,
             columns=[c.model_dump() for c in extracted.columns],
             source=source,
-            approved_by=approver,
+            approved_by=verdict.approver,
             token=ctx.run.token,
-            document=document_with_schema(odcs, extracted, version),
-        )
-        if source == "approval":
-            record_hold(session=session, check=check, status="approved", detail=approver)
+            document=document_with_schema(
+                ctx.manifests.contract(check.contract), extracted, verdict.new_version
+            ),
+        ),
+        closing=check if verdict.hold_status is not None else None,
+        hold_status=verdict.hold_status or "",
+        detail=verdict.approver,
+    )
     ctx.in_force[check.contract] = row
     get_run_logger().info(
-        "contract %s version %s approved by %s; continuing", check.contract, version, approver
+        "contract %s version %s approved by %s; continuing",
+        check.contract,
+        row.version,
+        verdict.approver,
     )
     emit_event(
-        event=events.CONTRACT_APPROVED,
-        resource={"prefect.resource.id": events.contract_resource(check.contract)},
+        event=names.CONTRACT_APPROVED,
+        resource={"prefect.resource.id": names.contract_resource(check.contract)},
         payload={
             "contract": check.contract,
-            "version": version,
-            "approved_by": approver,
+            "version": row.version,
+            "approved_by": verdict.approver,
             "pipeline": ctx.run.pipeline,
             "partition": ctx.run.partition,
             "token": ctx.run.token,

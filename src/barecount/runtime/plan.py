@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from barecount.governance.registry import versions_in_force
-from barecount.ledger.db import session_scope
-from barecount.ledger.models import ContractVersion
 from barecount.manifest import ManifestSet
 from barecount.manifest.models import Pipeline
-from barecount.runtime.partitions import parse_partition
-from barecount.runtime.tokens import check_token, compute_token
+from barecount.manifest.partitions import parse_partition
+from barecount.manifest.tokens import check_token, compute_token
 
 
 @dataclass(frozen=True)
@@ -27,19 +24,6 @@ class RunPlan:
 def contract_names(pipeline: Pipeline) -> list[str]:
     """Contracts the pipeline's stages are governed by."""
     return sorted({s.contract for s in pipeline.spec.stages if s.contract})
-
-
-def ledger_versions(
-    ledger_url: str, manifests: ManifestSet, pipeline: str, pins: dict[str, str] | None = None
-) -> dict[str, ContractVersion]:
-    """Contract versions in force for a pipeline, from the ledger (manifests registered)."""
-    with session_scope(ledger_url) as session:
-        return versions_in_force(
-            session=session,
-            manifests=manifests,
-            contracts=contract_names(manifests.pipeline(pipeline)),
-            pins=pins,
-        )
 
 
 def plan_run(

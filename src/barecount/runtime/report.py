@@ -7,11 +7,10 @@ from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
-from sqlalchemy import select
 
-from barecount import events
-from barecount.ledger.db import session_scope
-from barecount.ledger.models import StageAttempt
+from barecount import names as events
+from barecount.ledger import Ledger
+from barecount.status import RunStatus, StageState
 
 
 def artifact_key(*parts: str) -> str:
@@ -19,14 +18,9 @@ def artifact_key(*parts: str) -> str:
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", "-".join(parts).lower())).strip("-")
 
 
-def stage_rows(*, ledger_url: str, run_id: int) -> list[dict[str, Any]]:
+def stage_rows(*, ledger: Ledger, run_id: int) -> list[dict[str, Any]]:
     """One row per stage of a run: attempts, retries, duration, cache hit, rows."""
-    with session_scope(ledger_url) as session:
-        attempts = list(
-            session.execute(
-                select(StageAttempt).where(StageAttempt.run_id == run_id).order_by(StageAttempt.id)
-            ).scalars()
-        )
+    attempts = ledger.attempts_of(run_id=run_id)
     table: dict[str, dict[str, Any]] = {}
     for a in attempts:
         row = table.setdefault(
@@ -37,7 +31,7 @@ def stage_rows(*, ledger_url: str, run_id: int) -> list[dict[str, Any]]:
             state=a.state,
             retries=row["attempts"] - 1,
             duration_s=round((a.ended_at - row["first_start"]).total_seconds(), 3),
-            cache_hit=a.state == "cached",
+            cache_hit=a.state == StageState.CACHED,
             rows=a.rows,
             fingerprint=(a.output_fingerprint or "")[:19],
         )
@@ -46,13 +40,10 @@ def stage_rows(*, ledger_url: str, run_id: int) -> list[dict[str, Any]]:
     return list(table.values())
 
 
-def write_artifacts(summary: dict[str, Any], *, ledger_url: str) -> None:
+def write_artifacts(summary: dict[str, Any], *, ledger: Ledger, console: str) -> None:
     """A table of the stages and a Markdown summary, keyed by pipeline and partition."""
-    from barecount.settings import get_settings
-
-    console = get_settings().console_url
     base = artifact_key(summary["pipeline"], summary["partition"])
-    rows = stage_rows(ledger_url=ledger_url, run_id=summary["run_id"])
+    rows = stage_rows(ledger=ledger, run_id=summary["run_id"])
     create_table_artifact(
         key=f"{base}-stages",
         table=rows,
@@ -63,9 +54,10 @@ def write_artifacts(summary: dict[str, Any], *, ledger_url: str) -> None:
         or "| (none) | |"
     )
     status = {
-        "published": "published under this token",
-        "already-published": "already published under this token earlier; nothing published again",
-        "completed": "completed (this pipeline publishes no KPIs)",
+        RunStatus.PUBLISHED: "published under this token",
+        RunStatus.ALREADY_PUBLISHED: "already published under this token earlier; "
+        "nothing published again",
+        RunStatus.COMPLETED: "completed (this pipeline publishes no KPIs)",
     }.get(summary["status"], summary["status"])
     markdown = (
         f"# {summary['pipeline']} {summary['partition']}\n\n"

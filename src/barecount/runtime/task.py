@@ -1,7 +1,8 @@
-"""Stages as Prefect tasks: retried, cached by run token, on record, gated by contracts."""
+"""A stage as a Prefect task: retried, cached by run token; user code behind a boundary."""
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from typing import Any
@@ -11,18 +12,13 @@ from prefect.context import TaskRunContext
 from prefect.runtime import task_run as current_task_run
 from prefect.states import State
 
-from barecount.errors import BareCountError, TerminalError, is_transient
+from barecount.errors import StageFailed, TerminalError, is_transient
 from barecount.ledger.chain import now
 from barecount.manifest.models import Pipeline, Retries, StageSpec
+from barecount.manifest.tokens import cache_key
 from barecount.runtime.evidence import RunRef, record_stage_attempt
-from barecount.runtime.execute import execute_stage
-from barecount.runtime.stage import StageResult
-from barecount.runtime.tokens import cache_key
+from barecount.runtime.stage import StageContext, StageResult
 from barecount.settings import Settings
-
-
-class PipelineFailed(TerminalError):
-    """A stage failed for good; the stages after it did not run."""
 
 
 def _retry_transient_only(task_obj: Any, task_run: Any, state: State) -> bool:
@@ -33,6 +29,12 @@ def _retry_transient_only(task_obj: Any, task_run: Any, state: State) -> bool:
 
 def _stage_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     return cache_key(parameters["pipeline"], parameters["stage"].name, parameters["ref"].token)
+
+
+def resolve(run: str) -> Any:
+    """The callable named by a manifest's ``run: module:function``."""
+    module_name, _, attr = run.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
 
 
 @task(persist_result=True, cache_key_fn=_stage_cache_key)
@@ -50,42 +52,62 @@ def run_stage(
     """One stage of a governed pipeline: a Prefect task, retried and cached by token.
 
     Every attempt, failed or not, is appended to the ledger before Prefect decides
-    whether to retry it.
+    whether to retry it. Exceptions from stage code leave as StageFailed, naming the
+    pipeline, stage, partition and attempt; the original is its cause.
     """
     attempt = current_task_run.run_count or 1
     started = now()
+    context = StageContext(
+        pipeline=pipeline,
+        stage=stage.name,
+        partition=partition,
+        token=ref.token,
+        params=stage.params,
+        upstream=upstream,
+        contract=stage.contract,
+        warehouse=Path(warehouse),
+        landing=Path(landing),
+        logger=get_run_logger(),
+    )
+    record = {"ref": ref, "stage": stage, "attempt": attempt, "started_at": started}
     try:
-        result = execute_stage(
-            pipeline=pipeline,
-            stage=stage,
-            partition=partition,
-            token=ref.token,
-            upstream=upstream,
-            warehouse=Path(warehouse),
-            landing=Path(landing),
-            logger=get_run_logger(),
-        )
+        result = check_result(stage, resolve(stage.run)(context))
     except Exception as exc:
         record_stage_attempt(
-            ref=ref,
-            stage=stage,
-            attempt=attempt,
-            started_at=started,
+            **record,
             upstream=upstream,
             error=exc,
             retries_left=retries - (attempt - 1),
             task_run_id=str(current_task_run.id),
         )
-        raise
+        raise StageFailed(
+            exc, pipeline=pipeline, stage=stage.name, partition=partition, attempt=attempt
+        ) from exc
     record_stage_attempt(
-        ref=ref,
-        stage=stage,
-        attempt=attempt,
-        started_at=started,
-        upstream=upstream,
-        result=result,
-        task_run_id=str(current_task_run.id),
+        **record, upstream=upstream, result=result, task_run_id=str(current_task_run.id)
     )
+    return result
+
+
+def check_result(stage: StageSpec, result: Any) -> StageResult:
+    """The stage's result, or TerminalError saying what it should have returned."""
+    if not isinstance(result, StageResult):
+        raise TerminalError(
+            f"stage {stage.name!r} ({stage.run}) returned {type(result).__name__}, "
+            "not a StageResult; return barecount.StageResult(...)"
+        )
+    if stage.kind == "ingestion" and result.schema_ is None:
+        raise TerminalError(
+            f"ingestion stage {stage.name!r} returned no extracted schema; set "
+            "StageResult(schema=ExtractedSchema(...)) so the contract gate can check it"
+        )
+    if stage.kind == "kpi":
+        missing = [k for k in stage.publishes if k not in result.kpis]
+        if missing:
+            raise TerminalError(
+                f"kpi stage {stage.name!r} declares publishes {list(stage.publishes)} but "
+                f"returned no value for {', '.join(missing)}"
+            )
     return result
 
 
@@ -124,11 +146,3 @@ def stage_task(options: dict[str, Any]) -> Any:
     if task_obj is None:
         task_obj = _tasks[key] = run_stage.with_options(**options)
     return task_obj
-
-
-def describe(exc: Any) -> str:
-    if isinstance(exc, BareCountError):
-        return str(exc)
-    if isinstance(exc, BaseException):
-        return f"{type(exc).__name__}: {exc}"
-    return str(exc)

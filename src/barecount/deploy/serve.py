@@ -8,10 +8,10 @@ from prefect import serve
 from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron
 
-from barecount.compiler import FLOW_NAME, compile_backfills, compile_manifests
+from barecount.deploy.compile import compile_backfills, compile_manifests
 from barecount.manifest import ManifestSet
-from barecount.runtime.backfill import governed_backfill
-from barecount.runtime.flow import governed_pipeline
+from barecount.names import FLOW_NAME
+from barecount.runtime.flows import governed_backfill, governed_pipeline
 
 
 def served_deployments(found: ManifestSet, *, manifests_path: str) -> list[Any]:

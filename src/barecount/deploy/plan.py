@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
-from barecount.compiler import FLOW_NAME, OWNED_TAG, WORK_POOL
-from barecount.errors import BareCountError
+from barecount.errors import GitOpsError
+from barecount.names import FLOW_NAME, OWNED_TAG, WORK_POOL
 
 PULL_STEP = "prefect.deployments.steps.set_working_directory"
 # plan label -> the deployment fields it stands for (names as in Prefect's DeploymentUpdate)
@@ -28,10 +28,6 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 SETTINGS = frozenset(a for attrs in FIELDS.values() for a in attrs)
 _SET_LIKE = ("after", "expect", "for_each")  # pydantic sets: their JSON order means nothing
-
-
-class GitOpsError(BareCountError, RuntimeError):
-    """The server cannot be made to match the manifests without touching what is not ours."""
 
 
 def _canon(value: Any) -> str:
@@ -129,7 +125,7 @@ def flow_settings() -> dict[str, Any]:
     """Version and parameter schema of the governed flow, read as `prefect deploy` reads them."""
     from prefect.utilities.callables import parameter_schema
 
-    from barecount.runtime.flow import governed_pipeline
+    from barecount.runtime.flows import governed_pipeline
 
     schema = parameter_schema(governed_pipeline).model_dump(exclude_unset=True)
     return {"version": governed_pipeline.version, "parameter_openapi_schema": schema}

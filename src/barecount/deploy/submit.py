@@ -6,17 +6,14 @@ from typing import Any
 
 from prefect.deployments import run_deployment
 
-from barecount.compiler import FLOW_NAME
+from barecount.ledger import Ledger
 from barecount.manifest import ManifestSet
-from barecount.runtime.plan import RunPlan, ledger_versions, plan_run
-from barecount.settings import get_settings
-
-
-def deployment_name(pipeline: str) -> str:
-    return f"{FLOW_NAME}/{pipeline}"
+from barecount.names import deployment_name
+from barecount.runtime.plan import RunPlan, contract_names, plan_run
 
 
 def submit_run(
+    ledger: Ledger,
     manifests: ManifestSet,
     pipeline: str,
     partition: str,
@@ -30,7 +27,9 @@ def submit_run(
     The run token is the Prefect idempotency key: asking twice for the same token
     returns the flow run created the first time instead of a second one.
     """
-    in_force = ledger_versions(get_settings().ledger_url, manifests, pipeline)
+    in_force = ledger.versions_in_force(
+        manifests=manifests, contracts=contract_names(manifests.pipeline(pipeline))
+    )
     versions = {name: row.version for name, row in in_force.items()}
     plan = plan_run(manifests, pipeline, partition, versions=versions, token=token)
     parameters: dict[str, Any] = {

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import event, insert, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import SQLModel, create_engine
 
-from barecount.errors import BareCountError
+from barecount.errors import LedgerUnavailableError
 from barecount.ledger import models
 
 GENESIS_HASH = "sha256:" + "0" * 64
-_engines: dict[str, Engine] = {}
-_writers: dict[str, threading.Lock] = {}
-_lock = threading.Lock()
-
-
-class LedgerUnavailableError(BareCountError, ConnectionError):
-    """The ledger database cannot be reached or opened."""
 
 
 def redact_url(url: str) -> str:
@@ -33,24 +23,8 @@ def redact_url(url: str) -> str:
         return "<unparseable ledger URL>"
 
 
-def get_engine(url: str) -> Engine:
-    """A shared engine per URL, with the tables created on first use."""
-    with _lock:
-        engine = _engines.get(url)
-        if engine is None:
-            engine = _create(url)
-            _engines[url] = engine
-        return engine
-
-
-def dispose_engines() -> None:
-    with _lock:
-        for engine in _engines.values():
-            engine.dispose()
-        _engines.clear()
-
-
-def _create(url: str) -> Engine:
+def open_engine(url: str) -> Engine:
+    """An engine for the ledger at ``url``, with its tables created on first use."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -70,7 +44,7 @@ def _create(url: str) -> Engine:
     except (OperationalError, ProgrammingError) as exc:
         engine.dispose()
         raise LedgerUnavailableError(
-            f"cannot open the ledger at {redact_url(url)}: {_reason(exc)}; check that the "
+            f"cannot open the ledger at {redact_url(url)}: {reason(exc)}; check that the "
             "database is running and BARECOUNT_LEDGER_URL is right"
         ) from None
     return engine
@@ -104,32 +78,7 @@ def _serialize_sqlite_writes(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _reason(exc: Exception) -> str:
+def reason(exc: Exception) -> str:
+    """The first line of a database error, without SQLAlchemy's wrapping."""
     orig = getattr(exc, "orig", None) or exc
     return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-
-
-@contextmanager
-def session_scope(url: str) -> Iterator[Session]:
-    """A session in one transaction: committed on success, rolled back on error.
-
-    On SQLite, transactions of one process queue on a lock here instead of inside
-    SQLite, whose busy handler sleeps in growing steps: with stages running in
-    threads that doubled the ledger's share of a run (bench/overhead.py).
-    """
-    engine = get_engine(url)
-    writer = _writers.setdefault(url, threading.Lock()) if engine.dialect.name == "sqlite" else None
-    try:
-        with writer or nullcontext(), Session(engine, expire_on_commit=False) as session:
-            with session.begin():
-                yield session
-    except OperationalError as exc:
-        raise LedgerUnavailableError(
-            f"the ledger at {redact_url(url)} failed: {_reason(exc)}"
-        ) from None
-
-
-def ping(url: str) -> None:
-    """Raise LedgerUnavailableError unless the ledger answers."""
-    with session_scope(url) as session:
-        session.exec(text("SELECT 1"))

@@ -7,13 +7,9 @@ import json
 import re
 from collections.abc import Mapping
 
-from barecount.errors import BareCountError
+from barecount.errors import TokenError
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-
-class TokenError(BareCountError, ValueError):
-    """A run token that cannot be used."""
 
 
 def compute_token(

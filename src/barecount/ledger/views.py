@@ -1,4 +1,5 @@
-"""What the console shows, read from the ledger: runs with stage states, evidence, backfills."""
+"""Views derived from the ledger once, for the CLI, the console and alerts alike: runs with
+their status and stage states, holds, evidence chains, backfills, pipelines at a glance."""
 
 from __future__ import annotations
 
@@ -8,8 +9,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlmodel import Session
 
-from barecount.ledger.governance_store import decisions_for, find_version, hold_statuses
+from barecount.ledger.governance_store import (
+    decisions_for,
+    find_version,
+    hold_statuses,
+    pending_holds,
+)
 from barecount.ledger.models import (
+    Alert,
     Backfill,
     BackfillEnd,
     BackfillOutcome,
@@ -22,6 +29,14 @@ from barecount.ledger.models import (
     StageAttempt,
 )
 from barecount.ledger.store import TokenEvidence, evidence, runs, summaries
+from barecount.status import BackfillState, HoldStatus, RunStatus, StageState
+
+
+def run_status(ended: str | None, held: bool) -> RunStatus:
+    """The one word for a run: how it ended, else held (a pending hold), else running."""
+    if ended is not None:
+        return RunStatus(ended)
+    return RunStatus.HELD if held else RunStatus.RUNNING
 
 
 @dataclass
@@ -40,7 +55,7 @@ class RunView:
 
     @property
     def retries(self) -> int:
-        return sum(1 for a in self.attempts if a.state == "retrying")
+        return sum(1 for a in self.attempts if a.attempt > 1)
 
 
 def stage_states(
@@ -56,10 +71,10 @@ def stage_states(
         states[attempt.stage] = attempt.state
     for check, event in holds:
         status = event.status if event is not None else None
-        if check.outcome == "blocked" or status in ("rejected", "timed-out"):
-            states[check.stage] = "failed"
-        elif status == "pending":
-            states[check.stage] = "held"
+        if check.outcome == "blocked" or status in (HoldStatus.REJECTED, HoldStatus.TIMED_OUT):
+            states[check.stage] = StageState.FAILED
+        elif status == HoldStatus.PENDING:
+            states[check.stage] = StageState.HELD
     return states
 
 
@@ -81,7 +96,7 @@ def _checks_of(session: Session, run_ids: list[int]) -> dict[int, Holds]:
     return found
 
 
-def run_views(*, session: Session, pipeline: str, limit: int = 50) -> list[RunView]:
+def run_views(*, session: Session, pipeline: str | None, limit: int = 50) -> list[RunView]:
     """A pipeline's most recent runs first, with their stage states."""
     found = runs(session=session, pipeline=pipeline, limit=limit)
     ids = [r.id for r in found]
@@ -96,12 +111,7 @@ def run_views(*, session: Session, pipeline: str, limit: int = 50) -> list[RunVi
     for run in found:
         states = stage_states(attempts.get(run.id, []), checks.get(run.id, []))
         summary = ends.get(run.id)
-        if summary is not None:
-            status = summary.status
-        elif "held" in states.values():
-            status = "held"
-        else:
-            status = "running"
+        status = run_status(summary.status if summary else None, StageState.HELD in states.values())
         views.append(RunView(run, summary, attempts.get(run.id, []), states, status))
     return views
 
@@ -171,10 +181,8 @@ class BackfillView:
         return sum(self.outcomes.values())
 
     @property
-    def state(self) -> str:
-        if self.end is not None:
-            return "finished"
-        return "unfinished (running or interrupted)"
+    def state(self) -> BackfillState:
+        return BackfillState.FINISHED if self.end is not None else BackfillState.UNFINISHED
 
 
 def backfill_views(*, session: Session, limit: int = 100) -> list[BackfillView]:
@@ -202,3 +210,53 @@ def backfill_views(*, session: Session, limit: int = 100) -> list[BackfillView]:
         )
         for b in found
     ]
+
+
+def last_runs(
+    *, session: Session, pipeline: str, partitions: list[str]
+) -> dict[str, tuple[PipelineRun, RunStatus]]:
+    """Each partition's most recent run and its status (a run never ended is interrupted)."""
+    last: dict[str, PipelineRun] = {}
+    query = (
+        select(PipelineRun)
+        .where(PipelineRun.pipeline == pipeline, PipelineRun.partition.in_(partitions))
+        .order_by(PipelineRun.id)
+    )
+    for run in session.execute(query).scalars():
+        last[run.partition] = run
+    ended = summaries(session=session, run_ids=[r.id for r in last.values()])
+    return {
+        partition: (
+            run,
+            RunStatus(ended[run.id].status) if run.id in ended else RunStatus.INTERRUPTED,
+        )
+        for partition, run in last.items()
+    }
+
+
+@dataclass
+class PipelineStatus:
+    """A pipeline at a glance: its last run, how it stands, holds and the last alert."""
+
+    pipeline: str
+    last: RunView | None
+    holds: list[GateCheck]
+    alert: Alert | None
+
+    @property
+    def state(self) -> str:
+        return self.last.status if self.last else "never run"
+
+
+def pipeline_statuses(*, session: Session, pipelines: list[str]) -> list[PipelineStatus]:
+    """Every named pipeline's last run (with the same status word as runs and the console)."""
+    holds = pending_holds(session=session)
+    found = []
+    for name in pipelines:
+        views = run_views(session=session, pipeline=name, limit=1)
+        alert = session.execute(
+            select(Alert).where(Alert.pipeline == name).order_by(Alert.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        waiting = [c for c, _ in holds if c.pipeline == name]
+        found.append(PipelineStatus(name, views[0] if views else None, waiting, alert))
+    return found

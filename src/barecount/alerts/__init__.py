@@ -1,0 +1,1 @@
+"""Alerts to the owning team: a pure policy over a run history, and delivery through Apprise."""

@@ -1,0 +1,77 @@
+"""The review of a held drift: a decision in, what the ledger should record out (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from barecount.governance.contracts import next_version
+from barecount.governance.decision import DecisionInput, authorize
+from barecount.manifest.models import Team
+from barecount.status import HoldStatus
+
+AUTO_APPROVER = "auto"
+
+
+@dataclass(frozen=True)
+class Review:
+    """What a decision on a hold leads to; every review is recorded, accepted or not."""
+
+    accepted: bool
+    verdict: str  # "accepted", or why the decision does not count
+    decision: str  # approve | reject
+    approver: str
+    reason: str
+    signed: bool
+    hold_status: HoldStatus | None = None  # the hold's next status when accepted
+    new_version: str | None = None  # an approval: the contract version it registers
+
+    @property
+    def approved(self) -> bool:
+        return self.accepted and self.hold_status is HoldStatus.APPROVED
+
+
+def review(
+    answer: DecisionInput,
+    *,
+    team: Team | None,
+    flow_run_id: str,
+    contract: str,
+    fingerprint: str,
+    version_in_force: str,
+    breaking: bool,
+) -> Review:
+    """Judge a decision on the drift of ``contract`` held in run ``flow_run_id``."""
+    verdict = authorize(
+        answer, team=team, flow_run_id=flow_run_id, contract=contract, fingerprint=fingerprint
+    )
+    base = {
+        "decision": answer.decision,
+        "approver": answer.approver[:200],
+        "reason": answer.reason,
+        "signed": bool(answer.signature),
+    }
+    if not verdict.accepted:
+        return Review(accepted=False, verdict=verdict.reason, **base)
+    if answer.decision == "reject":
+        return Review(accepted=True, verdict="accepted", hold_status=HoldStatus.REJECTED, **base)
+    return Review(
+        accepted=True,
+        verdict="accepted",
+        hold_status=HoldStatus.APPROVED,
+        new_version=next_version(version_in_force, breaking=breaking),
+        **base,
+    )
+
+
+def auto_review(*, version_in_force: str, breaking: bool) -> Review:
+    """The approval a contract's autoApprove policy gives to non-breaking drift."""
+    return Review(
+        accepted=True,
+        verdict="accepted",
+        decision="approve",
+        approver=AUTO_APPROVER,
+        reason="auto-approve: non-breaking",
+        signed=False,
+        hold_status=None,  # nothing was held
+        new_version=next_version(version_in_force, breaking=breaking),
+    )

@@ -1,0 +1,152 @@
+"""Holding a run for governance: the drift artifact and event, the resume form, the pause."""
+
+from __future__ import annotations
+
+import threading
+
+from prefect import get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.events import emit_event
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+
+from barecount import names
+from barecount.alerts.delivery import hold_alert
+from barecount.errors import ContractRejected, GovernanceTimedOut, HeldForGovernance
+from barecount.governance.decision import DecisionInput
+from barecount.governance.drift import SchemaDiff
+from barecount.governance.review import review
+from barecount.governance.schema import ExtractedSchema
+from barecount.ledger.models import GateCheck
+from barecount.manifest.models import StageSpec
+from barecount.runtime.gate import GateContext, approve, record_review
+from barecount.runtime.report import artifact_key
+from barecount.status import HoldStatus
+
+
+class GovernanceDecision(RunInput, DecisionInput):
+    """The input a paused run waits for. The Prefect UI renders it as the resume form."""
+
+
+def hold(
+    ctx: GateContext,
+    stage: StageSpec,
+    check: GateCheck,
+    diff: SchemaDiff,
+    extracted: ExtractedSchema,
+) -> None:
+    """Record the hold, tell people, and wait for a decision (or stop, for a backfill)."""
+    ctx.ledger.record_hold(check=check, status=HoldStatus.PENDING, detail=diff.summary())
+    base = artifact_key(ctx.run.pipeline, ctx.run.partition, "drift", check.contract)
+    create_markdown_artifact(key=base, markdown=diff.markdown(), description=diff.summary())
+    emit_event(
+        event=names.CONTRACT_DRIFT,
+        resource={"prefect.resource.id": names.contract_resource(check.contract)},
+        payload={
+            "contract": check.contract,
+            "version": check.contract_version,
+            "pipeline": ctx.run.pipeline,
+            "partition": ctx.run.partition,
+            "token": ctx.run.token,
+            "flow_run_id": ctx.flow_run_id,
+            "classification": diff.classification,
+            "summary": diff.summary(),
+        },
+    )
+    if ctx.on_drift == "hold":
+        raise HeldForGovernance(
+            f"held: drift on {check.contract} awaits governance ({diff.summary()}); run "
+            f"'barecount run {ctx.run.pipeline} -p {ctx.run.partition}' to review it"
+        )
+    reminder = _hold_reminder(ctx, check)
+    try:
+        _wait_for_decision(ctx, check, diff, extracted)
+    finally:
+        if reminder is not None:
+            reminder.cancel()
+
+
+def _hold_reminder(ctx: GateContext, check: GateCheck) -> threading.Timer | None:
+    """Alert the team if the hold outlives the team's limit while the flow waits."""
+    team = ctx.manifests.owning_team_of_contract(check.contract, ctx.pipeline)
+    if team is None:
+        return None
+    hours = team.spec.hold_alert_hours
+    timer = threading.Timer(
+        hours * 3600,
+        hold_alert,
+        kwargs={
+            "ledger": ctx.ledger,
+            "manifests": ctx.manifests,
+            "check": check,
+            "waited_hours": hours,
+        },
+    )
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _wait_for_decision(
+    ctx: GateContext, check: GateCheck, diff: SchemaDiff, extracted: ExtractedSchema
+) -> None:
+    form = GovernanceDecision.with_initial_data(description=form_description(ctx, check, diff))
+    timeout = ctx.pipeline.spec.governance.approval_timeout_seconds
+    team = ctx.manifests.owning_team_of_contract(check.contract, ctx.pipeline)
+    while True:
+        try:
+            answer = pause_flow_run(wait_for_input=form, timeout=timeout, poll_interval=1)
+        except FlowPauseTimeout:
+            detail = f"no governance decision within {timeout} s"
+            ctx.ledger.record_hold(check=check, status=HoldStatus.TIMED_OUT, detail=detail)
+            raise GovernanceTimedOut(f"drift on {check.contract} held: {detail}") from None
+        verdict = review(
+            answer,
+            team=team,
+            flow_run_id=ctx.flow_run_id or "",
+            contract=check.contract,
+            fingerprint=check.schema_fingerprint,
+            version_in_force=ctx.in_force[check.contract].version,
+            breaking=diff.breaking,
+        )
+        if not verdict.accepted:
+            get_run_logger().warning(
+                "governance decision refused: %s; pausing again", verdict.verdict
+            )
+            record_review(ctx, check, verdict)
+            continue
+        if verdict.hold_status is HoldStatus.REJECTED:
+            record_review(ctx, check, verdict)
+            ctx.ledger.record_hold(
+                check=check,
+                status=HoldStatus.REJECTED,
+                detail=f"{verdict.approver}: {verdict.reason}",
+            )
+            raise ContractRejected(
+                f"drift on {check.contract} rejected by {verdict.approver}: {verdict.reason}"
+            )
+        approve(ctx, check, extracted, verdict, source="approval")
+        return
+
+
+def form_description(ctx: GateContext, check: GateCheck, diff: SchemaDiff) -> str:
+    """The Markdown above the Prefect UI's resume form: what drifted and who decides."""
+    team = ctx.manifests.owning_team_of_contract(check.contract, ctx.pipeline)
+    approvers = ", ".join(a.name for a in team.spec.approvers) if team else "none"
+    signed = team is not None and team.spec.require_signed_approvals
+    return (
+        f"## Governance review: {ctx.run.pipeline} {ctx.run.partition}\n\n"
+        f"The extract of stage `{check.stage}` drifted from contract `{check.contract}` "
+        f"version {check.contract_version}. Nothing downstream runs until an approver of "
+        f"team `{team.name if team else '-'}` ({approvers}) decides.\n\n"
+        f"{diff.markdown()}\n"
+        f"Schema fingerprint: `{check.schema_fingerprint}`  \n"
+        f"Run token: `{ctx.run.token}`\n\n"
+        + (
+            "This team requires **signed** decisions: use `barecount approve "
+            f"{ctx.flow_run_id} --as NAME` (or `barecount reject ...`).\n"
+            if signed
+            else ""
+        )
+    )
