@@ -220,11 +220,11 @@ def kpi_partitions(warehouse: Path) -> int:
 
 def plain_flows(stages: list[Any]) -> tuple[Any, Any]:
     """Plain Prefect flows over the manifest's stage functions: one graph, and subflows."""
-    from barecount.runtime.task import resolve
     from prefect import flow, get_run_logger, task
     from prefect.futures import as_completed
 
     from barecount.runtime.stage import StageContext, StageResult
+    from barecount.runtime.task import resolve
     from barecount.settings import get_settings
 
     names = [s.name for s in stages]

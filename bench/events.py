@@ -117,9 +117,9 @@ def write_project(root: Path, invoices: int) -> Path:
     """The project copy: flows/, manifests/ (invoices_per_day set), plain flow, prefect.yaml."""
     import re
 
-    from barecount.deploy.compile import WORK_POOL, compile_manifests, render_prefect_yaml
+    from barecount.deploy.compile import compile_manifests, render_prefect_yaml
     from barecount.manifest import load_manifests
-    from barecount.names import SOURCE_UPDATED, source_resource
+    from barecount.names import SOURCE_UPDATED, WORK_POOL, source_resource
 
     project = root / "project"
     shutil.copytree(REPO / "flows", project / "flows")
@@ -172,7 +172,7 @@ def deploy(project: Path, timeout: float) -> None:
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists
 
-    from barecount.deploy.compile import WORK_POOL
+    from barecount.names import WORK_POOL
 
     with get_client(sync_client=True) as client:
         with contextlib.suppress(ObjectAlreadyExists):
@@ -284,8 +284,7 @@ def executors(
     mode: str, args: argparse.Namespace, project: Path, root: Path
 ) -> Iterator[list[Process]]:
     """Start what executes the runs in ``mode``; stop it on the way out, whatever happened."""
-    from barecount.deploy.compile import WORK_POOL
-    from barecount.names import source_resource
+    from barecount.names import WORK_POOL, source_resource
 
     started: list[Process] = []
     try:
@@ -377,11 +376,10 @@ def epoch(moment: datetime) -> float:
 
 
 def ledger_run(pipeline: str, partition: str) -> Any:
-    from barecount.ledger import get_ledger, ledger_at
     from sqlalchemy import select
 
+    from barecount.ledger import get_ledger
     from barecount.ledger.models import PipelineRun
-    from barecount.settings import get_settings
 
     with get_ledger().session() as session:
         return session.execute(
@@ -395,11 +393,10 @@ def ledger_run(pipeline: str, partition: str) -> Any:
 def ledger_published_at(pipeline: str, partition: str, run_id: int) -> float | None:
     """When the run's publication was recorded (its last KPI row); raises when the run ended
     without publishing."""
-    from barecount.ledger import get_ledger, ledger_at
     from sqlalchemy import func, select
 
+    from barecount.ledger import get_ledger
     from barecount.ledger.models import Publication, RunSummary
-    from barecount.settings import get_settings
 
     with get_ledger().session() as session:
         at = session.execute(

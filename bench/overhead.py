@@ -203,9 +203,9 @@ def summarize(times: list[float]) -> dict[str, Any]:
 
 def stage_code_seconds(ledger_url: str, run_id: int) -> float:
     """Sum of (ended_at - started_at) over the run's completed stage attempts in the ledger."""
-    from barecount.ledger import get_ledger, ledger_at
     from sqlalchemy import select
 
+    from barecount.ledger import ledger_at
     from barecount.ledger.models import StageAttempt
 
     with ledger_at(ledger_url).session() as session:

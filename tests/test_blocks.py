@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from barecount.ledger import get_ledger
 from barecount.ledger.block import LedgerDatabase
 from barecount.settings import get_settings
 
@@ -38,7 +39,7 @@ def test_runtime_uses_the_ledger_block(home: Path, manifests: Path, tmp_path, mo
     monkeypatch.delenv("BARECOUNT_LEDGER_URL", raising=False)
     monkeypatch.setenv("BARECOUNT_LEDGER_BLOCK", "test-ledger")
     get_settings.cache_clear()
-    assert get_settings().ledger_url == f"sqlite:///{ledger}"
+    assert get_ledger().url == f"sqlite:///{ledger}"
 
     from barecount.runtime.flows import governed_pipeline
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import yaml
 
-from barecount.deploy.compile import ENTRYPOINT, compile_project, render_prefect_yaml
+from barecount.deploy.compile import compile_project, render_prefect_yaml
 from barecount.manifest import load_manifests
 from barecount.manifest.schema import stale_schemas
+from barecount.names import ENTRYPOINT
 
 REPO = Path(__file__).resolve().parents[1]
 

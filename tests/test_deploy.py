@@ -15,8 +15,9 @@ from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists
 
-from barecount.deploy.compile import WORK_POOL, compile_project, render_prefect_yaml
+from barecount.deploy.compile import compile_project, render_prefect_yaml
 from barecount.manifest import load_manifests
+from barecount.names import WORK_POOL
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from barecount.ledger import get_ledger, ledger_at
 from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import (
@@ -27,10 +26,11 @@ from prefect.exceptions import ObjectAlreadyExists
 from sqlalchemy import select
 
 from barecount.cli.main import main
-from barecount.deploy.compile import WORK_POOL, compile_manifests, render_prefect_yaml
+from barecount.deploy.compile import compile_manifests, render_prefect_yaml
+from barecount.ledger import get_ledger
 from barecount.ledger.models import PipelineRun, Publication
 from barecount.manifest import load_manifests
-from barecount.settings import get_settings
+from barecount.names import WORK_POOL
 
 REPO = Path(__file__).resolve().parents[1]
 PREFECT = str(Path(sys.executable).parent / "prefect")

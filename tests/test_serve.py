@@ -10,12 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from barecount.ledger import get_ledger, ledger_at
 from sqlalchemy import select
 
 from barecount.cli.main import main
+from barecount.ledger import get_ledger
 from barecount.ledger.models import PipelineRun, Publication
-from barecount.settings import get_settings
 
 
 def published(pipeline: str, partition: str) -> bool:

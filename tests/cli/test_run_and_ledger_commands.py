@@ -91,7 +91,7 @@ def test_submitting_twice_with_one_token_creates_one_flow_run(capsys, home, mani
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists
 
-    from barecount.deploy.compile import ENTRYPOINT, FLOW_NAME, WORK_POOL
+    from barecount.names import ENTRYPOINT, FLOW_NAME, WORK_POOL
 
     with get_client(sync_client=True) as client:
         try:

@@ -44,11 +44,9 @@ class PausedRun:
 
 @pytest.fixture
 def paused_run(governed: Path, home: Path) -> Iterator[callable]:
-    from barecount.ledger import get_ledger, ledger_at
-
     from barecount.examples.finance import write_extract
+    from barecount.ledger import get_ledger
     from barecount.ledger.governance_store import pending_holds
-    from barecount.settings import get_settings
 
     started: list[subprocess.Popen] = []
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import re
 import stat
+import uuid
 from pathlib import Path
 
 import pytest
-from barecount.ledger import get_ledger, ledger_at
 from fastapi.testclient import TestClient
 
 from barecount.console import auth
 from barecount.console.app import create_app
+from barecount.ledger import get_ledger
 from barecount.ledger.governance_store import decisions_for
+from barecount.ledger.models import GateCheck
 from barecount.manifest import load_manifests
 from barecount.settings import get_settings
+from barecount.status import HoldStatus
 
 ORIGIN = "http://127.0.0.1:8787"
 
@@ -122,3 +125,79 @@ def test_forged_decisions_are_refused_and_never_reach_the_run(
     held.process.communicate(timeout=120)
     assert held.process.returncode == 1
     assert "Nothing waits for governance." in client.get("/pending").text
+
+
+def not_paused_flow_run(kind: str) -> str:
+    """The id of a flow run on the session's server that is not paused, or of none at all."""
+    from prefect import flow, get_client
+
+    @flow(name="bc-console-not-paused")
+    def trivial() -> None:
+        return None
+
+    if kind == "gone":
+        return str(uuid.uuid4())
+    if kind == "scheduled":  # created, never started: it has not reached any gate yet
+        with get_client(sync_client=True) as client:
+            return str(client.create_flow_run(trivial).id)
+    state = trivial(return_state=True)  # ran to completion: no longer waits for anything
+    assert state.is_completed()
+    return str(state.state_details.flow_run_id)
+
+
+def pending_hold(flow_run_id: str) -> GateCheck:
+    """A hold the ledger lists as pending, for a flow run that waits for nothing."""
+    ledger = get_ledger()
+    check = ledger.record_check(
+        check=GateCheck(
+            run_id=1,
+            token="rt-console-not-paused",
+            pipeline="finance-kpi",
+            partition="2026-11-22",
+            stage="ingest-invoices",
+            contract="invoices",
+            contract_version="1.0.0",
+            flow_run_id=flow_run_id,
+            schema_fingerprint="sha256:" + "0" * 64,
+            outcome="hold",
+            classification="breaking",
+            diff=[{"kind": "renamed", "column": "customer_id", "to": "client_id"}],
+            detail="breaking drift",
+        )
+    )
+    ledger.record_hold(check=check, status=HoldStatus.PENDING, detail="renamed customer_id")
+    return check
+
+
+@pytest.mark.usefixtures("prefect_api")
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("scheduled", "is not paused"),
+        ("completed", "is not paused"),
+        ("gone", "does not exist on the Prefect server"),
+    ],
+)
+def test_a_decision_for_a_run_that_is_not_paused_is_a_readable_409(
+    home: Path, governed: Path, kind: str, says: str
+):
+    check = pending_hold(not_paused_flow_run(kind))
+    token = auth.issue_token(get_settings().home, "bob", load_manifests(governed))
+    client = client_for(governed)
+    csrf = login(client, "bob", token)
+    assert f'action="/pending/{check.id}/decide"' in client.get("/pending").text
+
+    response = client.post(
+        f"/pending/{check.id}/decide",
+        data={"decision": "approve", "reason": "ok", "csrf": csrf},
+        headers={"Origin": ORIGIN},
+    )
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<h1>Run not paused</h1>" in response.text
+    verdict = re.search(r'<div class="verdict bad" id="verdict">(.*?)</div>', response.text, re.S)
+    assert verdict is not None, response.text
+    assert verdict.group(1).startswith(f"approve not sent: flow run {check.flow_run_id} ")
+    assert says in verdict.group(1)
+    assert get_ledger().decisions_for(check_id=check.id) == []  # nothing reached the ledger
+    assert f'id="hold-{check.id}"' in client.get("/pending").text  # still waits

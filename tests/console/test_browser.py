@@ -13,11 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from barecount.ledger import get_ledger, ledger_at
 from sqlalchemy import select
 
 from barecount.console.auth import issue_token
 from barecount.console.svg import STATE_STYLE
+from barecount.ledger import get_ledger
 from barecount.ledger.models import Publication
 from barecount.manifest import load_manifests
 from barecount.settings import get_settings

@@ -6,12 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
-from barecount.ledger import get_ledger, ledger_at
 from bc_testkit import write_pipeline
 from fastapi.testclient import TestClient
 
 from barecount.console.app import create_app
 from barecount.console.svg import STATE_STYLE
+from barecount.ledger import ledger_at
 from barecount.ledger.chain import append
 from barecount.ledger.models import Backfill, BackfillEnd, BackfillOutcome
 from barecount.runtime.flows import governed_pipeline

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from barecount.governance.contracts import next_version
-from barecount.governance.decision import DecisionInput as GovernanceDecision
+from barecount.governance.decision import DecisionInput
 from barecount.governance.decision import authorize
 from barecount.governance.drift import diff_schema
 from barecount.governance.gate import evaluate_contract
@@ -123,7 +123,7 @@ def test_authorisation_and_signatures(tmp_path: Path) -> None:
     fin = team(public)
 
     def decide(**fields) -> str:
-        decision = GovernanceDecision(**{"decision": "approve", "approver": "alice", **fields})
+        decision = DecisionInput(**{"decision": "approve", "approver": "alice", **fields})
         verdict = authorize(
             decision, team=fin, flow_run_id="run-1", contract="c", fingerprint="sha256:f"
         )

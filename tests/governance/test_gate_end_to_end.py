@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from barecount.ledger import get_ledger, ledger_at
 from prefect import get_client
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import select
@@ -19,6 +18,7 @@ from sqlalchemy import select
 from barecount.cli.main import main
 from barecount.examples.finance import write_extract
 from barecount.governance.signing import approval_message, load_private_key, sign
+from barecount.ledger import get_ledger
 from barecount.ledger.governance_store import decisions_for, pending_holds
 from barecount.ledger.models import ContractVersion, GateCheck, Publication, RunSummary
 from barecount.settings import get_settings

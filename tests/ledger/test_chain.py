@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from barecount.errors import LedgerUnavailableError
-from barecount.ledger import get_ledger, ledger_at
 from sqlalchemy import text
 
+from barecount.errors import LedgerUnavailableError
+from barecount.ledger import ledger_at
 from barecount.ledger.chain import GENESIS, verify
 from barecount.ledger.store import evidence, finish_run, start_run
 
@@ -41,14 +41,14 @@ def test_rows_are_chained_in_order(ledger_url: str) -> None:
 
 
 def first_summary_hash(url: str) -> str:
-    with get_engine(url).connect() as conn:
+    with ledger_at(url).engine.connect() as conn:
         return conn.execute(text("SELECT hash FROM run_summary WHERE id = 2")).scalar_one()
 
 
 def test_verify_names_a_row_edited_by_sql(ledger_url: str) -> None:
     for i in range(3):
         add_run(ledger_url, f"t-{i}")
-    with get_engine(ledger_url).begin() as conn:
+    with ledger_at(ledger_url).engine.begin() as conn:
         conn.execute(text("UPDATE run_summary SET kpis = '{\"revenue_daily\": 99.0}' WHERE id = 4"))
     with ledger_at(ledger_url).session() as session:
         result = verify(session)
@@ -62,7 +62,7 @@ def test_verify_names_a_row_edited_by_sql(ledger_url: str) -> None:
 def test_verify_names_a_deleted_row(ledger_url: str) -> None:
     for i in range(3):
         add_run(ledger_url, f"t-{i}")
-    with get_engine(ledger_url).begin() as conn:
+    with ledger_at(ledger_url).engine.begin() as conn:
         conn.execute(text("DELETE FROM pipeline_run WHERE id = 3"))
     with ledger_at(ledger_url).session() as session:
         result = verify(session)
@@ -72,7 +72,7 @@ def test_verify_names_a_deleted_row(ledger_url: str) -> None:
 
 def test_verify_notices_rows_cut_from_the_end(ledger_url: str) -> None:
     add_run(ledger_url)
-    with get_engine(ledger_url).begin() as conn:
+    with ledger_at(ledger_url).engine.begin() as conn:
         conn.execute(text("DELETE FROM run_summary WHERE id = 2"))
     with ledger_at(ledger_url).session() as session:
         result = verify(session)
@@ -94,7 +94,7 @@ def test_unknown_token_is_a_clear_error(ledger_url: str) -> None:
 def test_database_that_is_down_is_a_clear_error() -> None:
     url = "postgresql+psycopg2://bc:secret-pw@127.0.0.1:9/ledger"
     with pytest.raises(LedgerUnavailableError) as info:
-        get_engine(url)
+        ledger_at(url).ping()
     message = str(info.value)
     assert message.startswith("cannot open the ledger at postgresql+psycopg2://bc:***@127.0.0.1:9")
     assert "secret-pw" not in message

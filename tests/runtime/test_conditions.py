@@ -6,25 +6,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from barecount.ledger import get_ledger, ledger_at
-from barecount.runtime.conditions import outside_window
 from sqlalchemy import select
 
+from barecount.ledger import get_ledger
 from barecount.ledger.models import Alert, RunSummary
-from barecount.manifest.models import Schedule
 from barecount.runtime.flows import governed_pipeline
-from barecount.settings import get_settings
-
-
-def test_window_check_in_the_schedules_time_zone() -> None:
-    schedule = Schedule(
-        cron="0 0 * * *", timezone="Europe/Berlin", window={"start": "00:00", "end": "04:00"}
-    )
-    # 02:30 UTC is 03:30 in Berlin in winter: inside; in summer 04:30: outside
-    assert outside_window(schedule, datetime(2026, 11, 27, 2, 30, tzinfo=UTC)) is None
-    assert outside_window(schedule, datetime(2026, 7, 1, 2, 30, tzinfo=UTC)) == (
-        "started 2026-07-01 04:30 Europe/Berlin, outside its window 00:00-04:00 (late: skip)"
-    )
 
 
 def window_away_from_now() -> tuple[str, str]:

@@ -138,8 +138,8 @@ def test_failed_stage_stops_downstream_with_clear_message(home: Path, manifests:
     assert state.is_failed()
     error = state.result(raise_on_failure=False)
     assert str(error) == (
-        "pipeline fails partition 2026-11-26 failed at bad: invoice amounts are not numbers "
-        "(not run: total)"
+        "pipeline fails partition 2026-11-26 failed at bad (attempt 1): invoice amounts are "
+        "not numbers (not run: total)"
     )
     starts = [e for e in journal(home / "warehouse.db") if e["stage"] == "bad"]
     assert len(starts) == 1  # a terminal error is attempted once, retries notwithstanding

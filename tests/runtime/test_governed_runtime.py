@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from barecount.ledger import get_ledger, ledger_at
 from bc_testkit import write_pipeline
 from sqlalchemy import func, select
 
+from barecount.ledger import ledger_at
 from barecount.ledger.models import PipelineRun, Publication, StageAttempt
 from barecount.ledger.store import evidence
 from barecount.runtime.flows import governed_pipeline

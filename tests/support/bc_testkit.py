@@ -84,3 +84,73 @@ def require_signed_approvals(
         )
     )
     return manifests
+
+
+def wait_for(condition, *, timeout: float, what: str, process=None, every: float = 0.3):
+    """Poll ``condition()`` until it returns something truthy, and return that.
+
+    Fails with ``what`` after ``timeout`` seconds, or at once when ``process`` (a Popen)
+    ended meanwhile: then its output is in the message.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        if process is not None and process.poll() is not None:
+            out, err = process.communicate()
+            raise AssertionError(f"{what}: the process ended first\n{out}\n{err}")
+        time.sleep(every)
+    raise AssertionError(f"{what}: not within {timeout:g} s")
+
+
+def spawn_cli(*args: str, capture: bool = True):
+    """`barecount ARGS...` in a subprocess with this test's environment (a Popen)."""
+    import os
+    import subprocess
+    import sys
+
+    pipe = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "-m", "barecount.cli.main", *args],
+        env=dict(os.environ),
+        stdout=pipe,
+        stderr=pipe,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def spawn_run(manifests: Path, partition: str, pipeline: str = "finance-kpi", *extra: str):
+    """`barecount run PIPELINE --partition P -m MANIFESTS` in a subprocess."""
+    return spawn_cli("run", pipeline, "--partition", partition, "-m", str(manifests), *extra)
+
+
+def flow_state(flow_run_id: str) -> str:
+    """The Prefect state name of a flow run, read from the session's server."""
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id).state.name
+
+
+def paused_hold(partition: str):
+    """The pending hold of ``partition`` once its flow run is Paused, else None."""
+    from barecount.ledger import get_ledger
+
+    for check, _ in get_ledger().pending_holds():
+        if check.partition == partition and flow_state(check.flow_run_id) == "Paused":
+            return check
+    return None
+
+
+def wait_for_pause(partition: str, process, timeout: float = 90):
+    """Wait until a spawned run of ``partition`` is paused at its gate; its GateCheck."""
+    return wait_for(
+        lambda: paused_hold(partition),
+        timeout=timeout,
+        what=f"a paused hold for {partition}",
+        process=process,
+    )

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from barecount.cli.output import out, print_json
+from barecount.names import WORK_POOL, deployment_name
 
 if TYPE_CHECKING:
     from barecount.deploy.plan import Plan
@@ -25,8 +26,9 @@ ENTRY_FILE = "flows/governed_pipeline.py"
 
 def _plan(manifests: Path | None, project: Path | None, only: list[str] | None):
     """Desired state, the plan to reach it, and the API it was read from."""
+    from barecount.deploy.apply import read_actual
     from barecount.deploy.compile import compile_manifests
-    from barecount.deploy.plan import desired_state, diff, read_actual
+    from barecount.deploy.plan import desired_state, diff
     from barecount.errors import BareCountError
     from barecount.manifest import load_manifests
     from barecount.prefect_api import resolve_api_url, use_api
@@ -54,8 +56,6 @@ def _client():
 
 def plan_lines(plan: Plan) -> list[str]:
     """The plan for people, one change a line, like Terraform's."""
-    from barecount.deploy.compile import WORK_POOL
-
     lines = [f"[green]+[/] create work pool {WORK_POOL} (process)"] if plan.create_work_pool else []
     for change in plan.changes:
         name = escape(change.full_name)
@@ -93,8 +93,6 @@ def plan_summary(plan: Plan) -> str:
 
 def plan_json(plan: Plan) -> dict[str, Any]:
     """The plan for machines."""
-    from barecount.deploy.compile import FLOW_NAME, WORK_POOL
-
     return {
         "changes": plan.has_changes,
         "work_pool": {"name": WORK_POOL, "create": plan.create_work_pool},
@@ -114,7 +112,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             }
             for c in plan.changes
         ],
-        "unchanged": [f"{FLOW_NAME}/{n}" for n in plan.unchanged],
+        "unchanged": [deployment_name(n) for n in plan.unchanged],
     }
 
 
@@ -146,16 +144,19 @@ def apply(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Make the Prefect server's deployments, schedules and triggers match the manifests."""
-    from barecount.deploy import plan as gitops
+    from barecount.deploy.apply import apply as apply_plan
+    from barecount.deploy.apply import read_actual
+    from barecount.deploy.plan import diff
+    from barecount.errors import GitOpsError
     from barecount.prefect_api import use_api
 
     desired, planned, scope, api = _plan(manifests, project, only)
     with use_api(api), _client() as client:
-        done = gitops.apply(planned, client)
+        done = apply_plan(planned, client)
         # read back: what is left is a concurrent change or a bug, never silence
-        left = gitops.diff(desired, gitops.read_actual(client), only=scope)
+        left = diff(desired, read_actual(client), only=scope)
     if left.has_changes:
-        raise gitops.GitOpsError(
+        raise GitOpsError(
             "the server still differs from the manifests after apply (changed meanwhile?):\n"
             + "\n".join(f"  {line}" for line in plan_lines(left))
             + "\nrun 'barecount plan' to see the difference"

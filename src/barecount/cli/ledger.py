@@ -71,6 +71,10 @@ def show(
             }
         )
         return
+    _print_evidence(token, found)
+
+
+def _print_evidence(token: str, found) -> None:
     out.print(f"[bold]run token {token}[/]")
     for run in found.runs:
         out.print(

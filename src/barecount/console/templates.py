@@ -146,7 +146,7 @@ BACKFILLS = """{% extends "layout" %}{% block body %}
 {% for v in backfills %}{% set b = v.backfill %}<tr class="backfill"><td>{{ b.id }}</td><td>{{ b.pipeline }}</td><td>{{ b.start }} to {{ b.end }}</td><td>{{ b.mode }}</td><td>{{ b.requested_by }}</td>
 <td>{{ v.planned }} ({{ v.to_run }} to run)</td><td>{{ v.done }} / {{ v.planned }}</td>
 <td>{% for outcome, n in v.outcomes | dictsort %}{{ outcome }}: {{ n }}{% if not loop.last %}, {% endif %}{% endfor %}</td>
-<td class="{{ 'ok' if v.end else 'bad' }}">{{ v.state }}</td>
+<td class="{{ 'ok' if v.end else 'bad' }}">{{ v.state }}{% if v.state == 'unfinished' %} (running or interrupted){% endif %}</td>
 <td>{% if b.flow_run_id %}<a href="{{ ui }}/runs/flow-run/{{ b.flow_run_id }}">Prefect run</a>{% endif %}</td></tr>{% endfor %}</table>
 {% else %}<p>No backfill in the ledger.</p>{% endif %}
 {% endblock %}"""  # noqa: E501

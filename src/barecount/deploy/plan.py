@@ -1,17 +1,22 @@
-"""GitOps: the deployments the manifests want, their diff to the server's, and apply."""
+"""GitOps, the pure half: the deployments the manifests want and their diff to the server's.
+
+Nothing here talks to the Prefect server: `barecount.deploy.apply` reads the server into an
+`ActualState` and carries a `Plan` out. Prefect's schema classes are used only to put
+schedules and triggers into the JSON shapes the server stores.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from uuid import UUID
 
 from barecount.errors import GitOpsError
-from barecount.names import FLOW_NAME, OWNED_TAG, WORK_POOL
+from barecount.names import OWNED_TAG, WORK_POOL, deployment_name
 
 PULL_STEP = "prefect.deployments.steps.set_working_directory"
 # plan label -> the deployment fields it stands for (names as in Prefect's DeploymentUpdate)
@@ -105,7 +110,7 @@ class Change:
 
     @property
     def full_name(self) -> str:
-        return f"{FLOW_NAME}/{self.name}"
+        return deployment_name(self.name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,14 +136,17 @@ def flow_settings() -> dict[str, Any]:
     return {"version": governed_pipeline.version, "parameter_openapi_schema": schema}
 
 
-def _trigger_adapter() -> Any:
+@functools.cache
+def trigger_adapter() -> Any:
+    """A pydantic adapter from trigger JSON to Prefect's deployment trigger models."""
     from prefect.events import DeploymentTriggerTypes
     from pydantic import TypeAdapter
 
     return TypeAdapter(DeploymentTriggerTypes)
 
 
-def _normalise(trigger: dict[str, Any]) -> dict[str, Any]:
+def normalise_trigger(trigger: dict[str, Any]) -> dict[str, Any]:
+    """Trigger JSON without its id, set-like lists sorted: equal triggers compare equal."""
     trigger = {k: v for k, v in trigger.items() if k != "id"}
     return trigger | {k: sorted(trigger[k]) for k in _SET_LIKE if isinstance(trigger.get(k), list)}
 
@@ -154,7 +162,7 @@ def desired_state(
     from prefect.client.schemas.schedules import CronSchedule
 
     flow = flow_settings() if flow is None else flow
-    adapter = _trigger_adapter()
+    adapter = trigger_adapter()
     pull = [{PULL_STEP: {"directory": str(Path(project_dir).absolute().resolve())}}]
     desired = []
     for spec in specs:
@@ -187,7 +195,9 @@ def desired_state(
                 name=spec["name"],
                 settings=settings,
                 schedules=tuple(schedules),
-                triggers=tuple(Trigger(_normalise(t.model_dump(mode="json"))) for t in triggers),
+                triggers=tuple(
+                    Trigger(normalise_trigger(t.model_dump(mode="json"))) for t in triggers
+                ),
             )
         )
     return desired
@@ -217,48 +227,17 @@ def diff(
     taken = sorted(set(wanted) & actual.foreign)
     if taken:
         raise GitOpsError(
-            f"deployment(s) {', '.join(f'{FLOW_NAME}/{n}' for n in taken)} exist on the server "
+            f"deployment(s) {', '.join(deployment_name(n) for n in taken)} exist on the server "
             f"without the '{OWNED_TAG}' tag, so BareCount does not own them; delete them, or "
             f"tag them '{OWNED_TAG}' to let 'barecount apply' take them over"
         )
     changes, unchanged = [], []
     for name in sorted(set(wanted) | set(have)):
-        want, got = wanted.get(name), have.get(name)
-        if got is None:
-            changes.append(
-                Change(
-                    action="create",
-                    name=name,
-                    create_schedules=want.schedules,
-                    create_triggers=want.triggers,
-                    desired=want,
-                )
-            )
-            continue
-        if want is None:
-            want = DesiredDeployment(name=name, settings=got.settings)
-        change = Change(
-            action="update" if name in wanted else "delete",
-            name=name,
-            deployment_id=got.id,
-            fields=tuple(
-                label
-                for label, attrs in FIELDS.items()
-                if any(want.settings.get(a) != got.settings.get(a) for a in attrs)
-            ),
-            create_schedules=_surplus(want.schedules, got.schedules),
-            delete_schedules=_surplus(got.schedules, want.schedules),
-            create_triggers=_surplus(want.triggers, got.triggers),
-            delete_triggers=_surplus(got.triggers, want.triggers),
-            desired=want,
-        )
-        edits = (change.fields, change.create_schedules, change.delete_schedules)
-        if change.action == "delete" or any(
-            (*edits, change.create_triggers, change.delete_triggers)
-        ):
-            changes.append(change)
-        else:
+        change = _compare(name, wanted.get(name), have.get(name))
+        if change is None:
             unchanged.append(name)
+        else:
+            changes.append(change)
     return Plan(
         create_work_pool=not actual.work_pool_exists,
         changes=tuple(changes),
@@ -266,148 +245,42 @@ def diff(
     )
 
 
-# --- I/O: read the server, make it so (Prefect's sync client) ----------------------------
-
-
-def _trigger_of(automation: Any, deployment_id: UUID) -> Trigger | None:
-    """The trigger an automation stands for, if it has the shape `prefect deploy` creates."""
-    actions = automation.actions
-    if automation.actions_on_trigger or automation.actions_on_resolve or len(actions) != 1:
-        return None
-    run = actions[0].model_dump(mode="json")
-    if (run.get("type"), run.get("source"), run.get("deployment_id")) != (
-        "run-deployment",
-        "selected",
-        str(deployment_id),
-    ):
-        return None
-    automation_fields = {"name", "description", "enabled"}
-    content = automation.trigger.model_dump(mode="json")
-    content |= automation.model_dump(mode="json", include=automation_fields)
-    content |= {k: run[k] for k in ("parameters", "job_variables", "schedule_after")}
-    return Trigger(_normalise(content), id=str(automation.id))
-
-
-def _read_deployment(client: Any, response: Any) -> DesiredDeployment:
-    related = client.read_resource_related_automations(f"prefect.deployment.{response.id}")
-    triggers = [t for a in related if (t := _trigger_of(a, response.id)) is not None]
-    schedules = [
-        Schedule(s.schedule.model_dump(mode="json"), s.active, dict(s.parameters), str(s.id))
-        for s in response.schedules
-    ]
-    return DesiredDeployment(
-        id=str(response.id),
-        name=response.name,
-        settings=response.model_dump(mode="json", include=SETTINGS),
-        schedules=tuple(schedules),
-        triggers=tuple(sorted(triggers, key=lambda t: t.name)),
-    )
-
-
-def read_actual(client: Any, *, page: int = 200) -> ActualState:
-    """The flow's deployments on the server; only ours (tagged 'barecount') are read in full."""
-    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
-    from prefect.exceptions import ObjectNotFound
-
-    flows = FlowFilter(name=FlowFilterName(any_=[FLOW_NAME]))
-    found: list[Any] = []
-    while len(batch := client.read_deployments(flow_filter=flows, limit=page, offset=len(found))):
-        found.extend(batch)
-        if len(batch) < page:
-            break
-    try:
-        pool = client.read_work_pool(WORK_POOL) is not None
-    except ObjectNotFound:
-        pool = False
-    return ActualState(
-        deployments=[_read_deployment(client, r) for r in found if OWNED_TAG in r.tags],
-        foreign=frozenset(r.name for r in found if OWNED_TAG not in r.tags),
-        work_pool_exists=pool,
-    )
-
-
-def _schedule(schedule: Schedule) -> Any:
-    from prefect.client.schemas.actions import DeploymentScheduleCreate
-
-    return DeploymentScheduleCreate(
-        schedule=schedule.schedule, active=schedule.active, parameters=schedule.parameters
-    )
-
-
-def _create_work_pool(client: Any) -> bool:
-    from prefect.client.schemas.actions import WorkPoolCreate
-    from prefect.exceptions import ObjectAlreadyExists
-    from prefect.workers.process import ProcessWorker
-
-    # the template `prefect work-pool create --type process` would store
-    template = ProcessWorker.get_default_base_job_template()
-    try:
-        client.create_work_pool(
-            WorkPoolCreate(name=WORK_POOL, type="process", base_job_template=template)
+def _compare(
+    name: str, want: DesiredDeployment | None, got: DesiredDeployment | None
+) -> Change | None:
+    """The change from `got` (server) to `want` (manifests); None when they match."""
+    if got is None:
+        assert want is not None
+        return Change(
+            action="create",
+            name=name,
+            create_schedules=want.schedules,
+            create_triggers=want.triggers,
+            desired=want,
         )
-    except ObjectAlreadyExists:
-        return False
-    return True
-
-
-def apply(plan: Plan, client: Any) -> list[str]:
-    """Carry the plan out on the server; returns one line per thing done."""
-    from prefect.client.schemas.actions import DeploymentUpdate
-    from prefect.exceptions import ObjectNotFound
-
-    done = (
-        [f"created work pool {WORK_POOL} (process)"]
-        if plan.create_work_pool and _create_work_pool(client)
-        else []
+    action: Literal["update", "delete"] = "update" if want is not None else "delete"
+    if want is None:  # to be deleted: same settings, its schedules and triggers go
+        want = DesiredDeployment(name=name, settings=got.settings)
+    change = Change(
+        action=action,
+        name=name,
+        deployment_id=got.id,
+        fields=tuple(
+            label
+            for label, attrs in FIELDS.items()
+            if any(want.settings.get(a) != got.settings.get(a) for a in attrs)
+        ),
+        create_schedules=_surplus(want.schedules, got.schedules),
+        delete_schedules=_surplus(got.schedules, want.schedules),
+        create_triggers=_surplus(want.triggers, got.triggers),
+        delete_triggers=_surplus(got.triggers, want.triggers),
+        desired=want,
     )
-    adapter = _trigger_adapter()
-    for change in plan.changes:
-        name = change.full_name
-        if change.action == "create":
-            want = change.desired
-            deployment_id = client.create_deployment(
-                flow_id=client.create_flow_from_name(FLOW_NAME),
-                name=change.name,
-                schedules=[_schedule(s) for s in want.schedules],
-                path=None,
-                enforce_parameter_schema=True,
-                **want.settings,
-            )
-            done.append(f"created deployment {name}")
-        else:
-            deployment_id = UUID(change.deployment_id)
-        for trigger in change.delete_triggers:
-            client.delete_automation(UUID(trigger.id))
-            done.append(f"deleted trigger {name}: {trigger.name}")
-        if change.action == "delete":
-            # Prefect deletes a deployment's schedules with it, but not its automations
-            client.delete_resource_owned_automations(f"prefect.deployment.{deployment_id}")
-            try:
-                client.delete_deployment(deployment_id)
-            except ObjectNotFound:
-                pass
-            done.append(f"deleted deployment {name}")
-            continue
-        if change.action == "update" and change.fields:
-            update = {a: change.desired.settings[a] for f in change.fields for a in FIELDS[f]}
-            client.update_deployment(deployment_id, DeploymentUpdate(**update))
-            done.append(f"updated deployment {name}: {', '.join(change.fields)}")
-        if change.action == "update":
-            for schedule in change.delete_schedules:
-                client.delete_deployment_schedule(deployment_id, UUID(schedule.id))
-                done.append(f"deleted schedule {name}: {schedule.describe()}")
-            if change.create_schedules:
-                client.create_deployment_schedules(
-                    deployment_id, [_schedule(s) for s in change.create_schedules]
-                )
-                done += [
-                    f"created schedule {name}: {s.describe()}" for s in change.create_schedules
-                ]
-        for trigger in change.create_triggers:
-            # as `prefect deploy` does: an automation owned by prefect.deployment.<id>
-            # whose one action runs the deployment with the trigger's parameters
-            model = adapter.validate_python(trigger.content)
-            model.set_deployment_id(deployment_id)
-            client.create_automation(model.as_automation())
-            done.append(f"created trigger {name}: {trigger.name}")
-    return done
+    edits = (
+        change.fields,
+        change.create_schedules,
+        change.delete_schedules,
+        change.create_triggers,
+        change.delete_triggers,
+    )
+    return change if action == "delete" or any(edits) else None

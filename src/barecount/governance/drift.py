@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from barecount.governance.schema import ExtractedSchema
+from barecount.governance.schema import ExtractedSchema, SchemaColumn
 
 ChangeKind = Literal["removed", "renamed", "added", "type-changed", "now-nullable", "now-required"]
 
@@ -71,10 +71,6 @@ class SchemaDiff(BaseModel):
         return "\n".join(lines) + "\n"
 
 
-def _describe(column) -> str:
-    return f"{column.logical_type}{', required' if column.required else ''}"
-
-
 def diff_schema(
     contract: ExtractedSchema, extracted: ExtractedSchema, *, name: str, version: str
 ) -> SchemaDiff:
@@ -88,81 +84,107 @@ def diff_schema(
     theirs = {c.name: c for c in extracted.columns}
     missing = [c for c in contract.columns if c.name not in theirs]
     added = [c for c in extracted.columns if c.name not in ours]
-    changes: list[Change] = []
-    for old in missing:
-        twin = next(
-            (a for a in added if (a.logical_type, a.required) == (old.logical_type, old.required)),
-            None,
-        )
-        if twin is not None:
-            added.remove(twin)
-            changes.append(
-                Change(
-                    kind="renamed",
-                    column=old.name,
-                    before=old.name,
-                    after=twin.name,
-                    breaking=True,
-                    reason=f"'{old.name}' is gone and '{twin.name}' of the same type appeared; "
-                    "consumers reading the old name break",
-                )
-            )
-        else:
-            changes.append(
-                Change(
-                    kind="removed",
-                    column=old.name,
-                    before=_describe(old),
-                    breaking=True,
-                    reason="consumers of this column break",
-                )
-            )
+    changes, added = _removed_or_renamed(missing, added)
     for column, old in ours.items():
         new = theirs.get(column)
-        if new is None:
-            continue
-        if new.logical_type != old.logical_type:
-            changes.append(
-                Change(
-                    kind="type-changed",
-                    column=column,
-                    before=old.logical_type,
-                    after=new.logical_type,
-                    breaking=True,
-                    reason="values no longer have the contracted type",
-                )
-            )
-        if old.required and not new.required:
-            changes.append(
-                Change(
-                    kind="now-nullable",
-                    column=column,
-                    before="required",
-                    after="has empty values",
-                    breaking=True,
-                    reason="a required column now has empty values",
-                )
-            )
-        elif new.required and not old.required:
-            changes.append(
-                Change(
-                    kind="now-required",
-                    column=column,
-                    before="optional",
-                    after="always filled",
-                    breaking=False,
-                    reason="stricter than the contract; nothing breaks",
-                )
-            )
-    for new in added:
-        changes.append(
-            Change(
-                kind="added",
-                column=new.name,
-                after=_describe(new),
-                breaking=False,
-                reason="a new column; existing consumers are unaffected",
-            )
-        )
+        if new is not None:
+            changes += _kept_column_changes(old, new)
+    changes += [_added(new) for new in added]
     changes.sort(key=lambda c: (not c.breaking, c.column))
     return SchemaDiff(contract=name, contract_version=version, changes=tuple(changes))
+
+
+def _describe(column: SchemaColumn) -> str:
+    return f"{column.logical_type}{', required' if column.required else ''}"
+
+
+def _removed_or_renamed(
+    missing: list[SchemaColumn], added: list[SchemaColumn]
+) -> tuple[list[Change], list[SchemaColumn]]:
+    """A change for each contract column the extract lacks, and the added columns left over.
+
+    A missing column was renamed when an added column has its type and nullability (the
+    first such one, which is then no longer an added column); otherwise it was removed.
+    """
+    unmatched = list(added)
+    changes: list[Change] = []
+    for old in missing:
+        shape = (old.logical_type, old.required)
+        twin = next((a for a in unmatched if (a.logical_type, a.required) == shape), None)
+        if twin is not None:
+            unmatched.remove(twin)
+            changes.append(_renamed(old, twin))
+        else:
+            changes.append(_removed(old))
+    return changes, unmatched
+
+
+def _renamed(old: SchemaColumn, twin: SchemaColumn) -> Change:
+    return Change(
+        kind="renamed",
+        column=old.name,
+        before=old.name,
+        after=twin.name,
+        breaking=True,
+        reason=f"'{old.name}' is gone and '{twin.name}' of the same type appeared; "
+        "consumers reading the old name break",
+    )
+
+
+def _removed(old: SchemaColumn) -> Change:
+    return Change(
+        kind="removed",
+        column=old.name,
+        before=_describe(old),
+        breaking=True,
+        reason="consumers of this column break",
+    )
+
+
+def _kept_column_changes(old: SchemaColumn, new: SchemaColumn) -> list[Change]:
+    """How a column in both the contract (``old``) and the extract (``new``) changed."""
+    changes: list[Change] = []
+    if new.logical_type != old.logical_type:
+        changes.append(
+            Change(
+                kind="type-changed",
+                column=old.name,
+                before=old.logical_type,
+                after=new.logical_type,
+                breaking=True,
+                reason="values no longer have the contracted type",
+            )
+        )
+    if old.required and not new.required:
+        changes.append(
+            Change(
+                kind="now-nullable",
+                column=old.name,
+                before="required",
+                after="has empty values",
+                breaking=True,
+                reason="a required column now has empty values",
+            )
+        )
+    elif new.required and not old.required:
+        changes.append(
+            Change(
+                kind="now-required",
+                column=old.name,
+                before="optional",
+                after="always filled",
+                breaking=False,
+                reason="stricter than the contract; nothing breaks",
+            )
+        )
+    return changes
+
+
+def _added(new: SchemaColumn) -> Change:
+    return Change(
+        kind="added",
+        column=new.name,
+        after=_describe(new),
+        breaking=False,
+        reason="a new column; existing consumers are unaffected",
+    )

@@ -30,7 +30,6 @@ from barecount.ledger.models import (
     GateCheck,
     HoldEvent,
     PipelineRun,
-    Publication,
     RunSummary,
     StageAttempt,
 )
@@ -201,25 +200,11 @@ class Ledger:
         return found
 
     def upstream_tokens(self, *, pipeline: Pipeline, partition: str) -> dict[str, str | None]:
-        """Each upstream pipeline (pipeline-published trigger) -> its token for the partition.
-
-        None where the upstream has not published the partition yet.
-        """
-        found: dict[str, str | None] = {}
+        """Each upstream pipeline (pipeline-published trigger) -> its token for the partition,
+        None where the upstream has not published it yet."""
+        upstream = [t.pipeline for t in pipeline.spec.triggers if isinstance(t, PipelinePublished)]
         with self.session() as session:
-            for trigger in pipeline.spec.triggers:
-                if isinstance(trigger, PipelinePublished):
-                    query = (
-                        select(Publication.token)
-                        .where(
-                            Publication.pipeline == trigger.pipeline,
-                            Publication.partition == partition,
-                        )
-                        .order_by(Publication.id.desc())
-                        .limit(1)
-                    )
-                    found[trigger.pipeline] = session.execute(query).scalar_one_or_none()
-        return found
+            return store.published_tokens(session=session, pipelines=upstream, partition=partition)
 
     def versions_in_force(
         self,

@@ -169,3 +169,19 @@ def evidence(*, session: Session, token: str) -> TokenEvidence:
         publications=publications(session=session, token=token),
         summaries=found_summaries,
     )
+
+
+def published_tokens(
+    *, session: Session, pipelines: list[str], partition: str
+) -> dict[str, str | None]:
+    """Each pipeline's latest publication token for a partition (None: not published)."""
+    found: dict[str, str | None] = {}
+    for pipeline in pipelines:
+        query = (
+            select(Publication.token)
+            .where(Publication.pipeline == pipeline, Publication.partition == partition)
+            .order_by(Publication.id.desc())
+            .limit(1)
+        )
+        found[pipeline] = session.execute(query).scalar_one_or_none()
+    return found

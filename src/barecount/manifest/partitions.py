@@ -1,38 +1,38 @@
-"""Calendar partitions (2026-11-26T13, 2026-11-26, 2026-W48, 2026-11) in a pipeline's time zone."""
+"""Calendar partitions (2026-11-26T13, 2026-11-26, 2026-W48, 2026-11) in a pipeline's time zone.
+
+Keys and the calendar arithmetic on the wall clock underneath live in
+``barecount.manifest.wallclock``; this module places them in a time zone.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import total_ordering
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from barecount.errors import PartitionError
+from barecount.manifest import wallclock
+from barecount.manifest.wallclock import CALENDARS, MAX_YEAR, MIN_YEAR, expected_form
 
 if TYPE_CHECKING:
     from barecount.manifest.models import PartitionSpec
 
-CALENDARS = ("hourly", "daily", "weekly", "monthly")
-MAX_PARTITIONS = 100_000
-# The last year leaves room for the end of its final partition inside datetime's range.
-MIN_YEAR, MAX_YEAR = 1900, 9998
+__all__ = [
+    "CALENDARS",
+    "MAX_PARTITIONS",
+    "MAX_YEAR",
+    "MIN_YEAR",
+    "Partition",
+    "expected_form",
+    "parse_partition",
+    "partition_for",
+    "partition_range",
+]
 
-_FORMS = {
-    "hourly": ("YYYY-MM-DDTHH", "2026-11-26T13"),
-    "daily": ("YYYY-MM-DD", "2026-11-26"),
-    "weekly": ("YYYY-Www (ISO week)", "2026-W48"),
-    "monthly": ("YYYY-MM", "2026-11"),
-}
-# [0-9], not \d: \d also matches other scripts' digits.
-_SHAPES = {
-    "hourly": re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2})"),
-    "daily": re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})"),
-    "weekly": re.compile(r"([0-9]{4})-W([0-9]{2})"),
-    "monthly": re.compile(r"([0-9]{4})-([0-9]{2})"),
-}
+MAX_PARTITIONS = 100_000
 
 
 @total_ordering
@@ -75,12 +75,18 @@ class Partition:
         return self._order() < other._order()
 
     def _order(self) -> tuple[datetime, datetime, str, str, str]:
-        return (_utc(self.start), _utc(self.end), self.calendar, self.timezone, self.key)
+        return (
+            wallclock.utc(self.start),
+            wallclock.utc(self.end),
+            self.calendar,
+            self.timezone,
+            self.key,
+        )
 
     @property
     def duration(self) -> timedelta:
         """Length in absolute time: 23 hours for a Berlin day in which clocks spring forward."""
-        return _utc(self.end) - _utc(self.start)
+        return wallclock.utc(self.end) - wallclock.utc(self.start)
 
     def next(self) -> Partition:
         """The partition that starts where this one ends."""
@@ -98,19 +104,11 @@ class Partition:
         """
         partition = self
         for _ in range(abs(n)):
-            wall = _floor(partition.start.astimezone(ZoneInfo(self.timezone)), self.calendar)
+            wall = wallclock.floor(
+                partition.start.astimezone(ZoneInfo(self.timezone)), self.calendar
+            )
             partition = _neighbour(wall, self.calendar, self.timezone, 1 if n > 0 else -1)
         return partition
-
-
-def expected_form(calendar: str) -> str:
-    """How keys of ``calendar`` are written, e.g. ``YYYY-MM-DD, e.g. 2026-11-26``."""
-    if calendar not in _FORMS:
-        raise PartitionError(
-            f"unknown partition calendar {calendar!r}; use one of {', '.join(CALENDARS)}"
-        )
-    form, example = _FORMS[calendar]
-    return f"{form}, e.g. {example}"
 
 
 def parse_partition(key: str, spec: PartitionSpec) -> Partition:
@@ -121,18 +119,10 @@ def parse_partition(key: str, spec: PartitionSpec) -> Partition:
             belongs to another calendar, or names an hour skipped by daylight saving.
     """
     calendar = spec.calendar
-    form = expected_form(calendar)
-    if not isinstance(key, str):
-        kind = type(key).__name__
-        reason = f"it is a {kind}, not a string (quote partition keys in YAML)"
-        raise _bad(str(key), calendar, f"{reason}; expected {form}")
-    match = _SHAPES[calendar].fullmatch(key)
-    if match is None:
-        raise _bad(key, calendar, f"{_shape_problem(key, calendar)}expected {form}")
-    wall = _wall_of(match, calendar)
+    wall = wallclock.parse_wall(key, calendar)
     partition = _partition(wall, calendar, spec.timezone)
     if partition is None:
-        raise _bad(key, calendar, _skipped_problem(wall, calendar, spec.timezone))
+        raise wallclock.bad_key(key, calendar, _skipped_problem(wall, calendar, spec.timezone))
     return partition
 
 
@@ -151,9 +141,9 @@ def partition_for(instant: datetime, spec: PartitionSpec) -> Partition:
         local = utc.astimezone(ZoneInfo(spec.timezone))
     except OverflowError:
         raise PartitionError(f"{instant.isoformat()} is outside the supported years") from None
-    walk = _walk(_floor(local, spec.calendar), spec.calendar, spec.timezone)
+    walk = _walk(wallclock.floor(local, spec.calendar), spec.calendar, spec.timezone)
     partition = next(walk)
-    while _utc(partition.end) <= utc:
+    while wallclock.utc(partition.end) <= utc:
         partition = next(walk)
     return partition.shift(spec.offset)
 
@@ -168,15 +158,15 @@ def partition_range(
             holds more than ``limit`` partitions.
     """
     first, last = parse_partition(start, spec), parse_partition(end, spec)
-    if _utc(last.start) < _utc(first.start):
+    if wallclock.utc(last.start) < wallclock.utc(first.start):
         raise PartitionError(
             f"bad partition range {start!r} to {end!r}: the end is before the start; "
             "give the earlier partition first"
         )
     zone = ZoneInfo(spec.timezone)
-    first_wall = _floor(first.start.astimezone(zone), spec.calendar)
-    last_wall = _floor(last.start.astimezone(zone), spec.calendar)
-    count = _units_between(first_wall, last_wall, spec.calendar) + 1
+    first_wall = wallclock.floor(first.start.astimezone(zone), spec.calendar)
+    last_wall = wallclock.floor(last.start.astimezone(zone), spec.calendar)
+    count = wallclock.units_between(first_wall, last_wall, spec.calendar) + 1
     if count > limit:
         raise PartitionError(
             f"partition range {start!r} to {end!r} spans {count:,} {spec.calendar} partitions, "
@@ -190,50 +180,9 @@ def partition_range(
     raise AssertionError("unreachable: the walk always reaches the last partition")
 
 
-def _bad(key: str, calendar: str, problem: str) -> PartitionError:
-    article = "an" if calendar == "hourly" else "a"
-    return PartitionError(f"bad partition {key!r} for {article} {calendar} calendar: {problem}")
-
-
-def _shape_problem(key: str, calendar: str) -> str:
-    other = next((name for name, shape in _SHAPES.items() if shape.fullmatch(key)), None)
-    if other is not None:
-        article = "an" if other == "hourly" else "a"
-        return f"it has the form of {article} {other} key; "
-    if _SHAPES[calendar].fullmatch(key.strip()):
-        return "remove the spaces around it; "
-    return ""
-
-
-def _wall_of(match: re.Match[str], calendar: str) -> datetime:
-    """The naive wall-clock start a well-formed key names, if that date exists."""
-
-    def bad(problem: str) -> PartitionError:
-        return _bad(match[0], calendar, f"{problem}; expected {expected_form(calendar)}")
-
-    year, second, *rest = (int(group) for group in match.groups())
-    if not MIN_YEAR <= year <= MAX_YEAR:
-        raise bad(f"year {match[1]} is outside the supported years {MIN_YEAR}-{MAX_YEAR}")
-    if calendar == "weekly":
-        weeks = date(year, 12, 28).isocalendar().week  # 28 December is always in the last week
-        if not 1 <= second <= weeks:
-            raise bad(f"week {match[2]} does not exist in ISO year {year} (it has {weeks} weeks)")
-        return datetime.fromisocalendar(year, second, 1)
-    if not 1 <= second <= 12:
-        raise bad(f"month {match[2]} does not exist")
-    if calendar == "monthly":
-        return datetime(year, second, 1)
-    days = _days_in_month(year, second)
-    if not 1 <= rest[0] <= days:
-        raise bad(f"day {match[3]} does not exist in {match[1]}-{match[2]} (it has {days} days)")
-    if calendar == "hourly" and not 0 <= rest[1] <= 23:
-        raise bad(f"hour {match[4]} does not exist (hours run 00 to 23)")
-    return datetime(year, second, rest[0], rest[1] if calendar == "hourly" else 0)
-
-
 def _skipped_problem(wall: datetime, calendar: str, timezone: str) -> str:
     zone = ZoneInfo(timezone)
-    jump = _first_instant(wall, zone)
+    jump = wallclock.first_instant(wall, zone)
     before = (jump + (jump - timedelta(seconds=1)).astimezone(zone).utcoffset()).replace(
         tzinfo=None
     )
@@ -252,7 +201,7 @@ def _skipped_problem(wall: datetime, calendar: str, timezone: str) -> str:
 def _neighbour(wall: datetime, calendar: str, timezone: str, direction: int) -> Partition:
     """The nearest existing partition after (direction 1) or before (-1) the one at ``wall``."""
     while True:
-        wall = _step(wall, calendar, direction)
+        wall = wallclock.step(wall, calendar, direction)
         partition = _partition(wall, calendar, timezone)
         if partition is not None:
             return partition
@@ -261,11 +210,11 @@ def _neighbour(wall: datetime, calendar: str, timezone: str, direction: int) -> 
 def _walk(wall: datetime, calendar: str, timezone: str) -> Iterator[Partition]:
     """Existing partitions from the one at ``wall`` on; one zone lookup per partition."""
     zone = ZoneInfo(timezone)
-    start = _first_instant(wall, zone)
+    start = wallclock.first_instant(wall, zone)
     while True:
-        _check_year(wall, calendar)
-        after = _step(wall, calendar, 1)
-        end = _first_instant(after, zone)
+        wallclock.check_year(wall, calendar)
+        after = wallclock.step(wall, calendar, 1)
+        end = wallclock.first_instant(after, zone)
         if end != start:
             yield _make(wall, calendar, timezone, start, end)
         wall, start = after, end
@@ -273,10 +222,10 @@ def _walk(wall: datetime, calendar: str, timezone: str) -> Iterator[Partition]:
 
 def _partition(wall: datetime, calendar: str, timezone: str) -> Partition | None:
     """The partition starting on the wall clock at ``wall``; None if daylight saving skips it."""
-    _check_year(wall, calendar)
+    wallclock.check_year(wall, calendar)
     zone = ZoneInfo(timezone)
-    start = _first_instant(wall, zone)
-    end = _first_instant(_step(wall, calendar, 1), zone)
+    start = wallclock.first_instant(wall, zone)
+    end = wallclock.first_instant(wallclock.step(wall, calendar, 1), zone)
     return _make(wall, calendar, timezone, start, end) if end != start else None
 
 
@@ -285,95 +234,9 @@ def _make(
 ) -> Partition:
     zone = ZoneInfo(timezone)
     return Partition(
-        key=_key(wall, calendar),
+        key=wallclock.key(wall, calendar),
         calendar=calendar,
         timezone=timezone,
         start=start.astimezone(zone),
         end=end.astimezone(zone),
     )
-
-
-def _first_instant(wall: datetime, zone: ZoneInfo) -> datetime:
-    """The first instant, in UTC, at which the clock in ``zone`` reads ``wall`` or later."""
-    # fold=0 is the first pass through a repeated time, the one before clocks fall back.
-    utc = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    if utc.astimezone(zone).replace(tzinfo=None) == wall:
-        return utc
-    # ``wall`` is skipped. In a gap fold=0 reads it with the offset before the jump (an
-    # instant after the jump) and fold=1 with the one after (an instant before it); the
-    # jump lies between, on a whole second, so bisect for it.
-    early = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    late = utc
-    while late - early > timedelta(seconds=1):
-        middle = early + (late - early) // 2
-        middle -= timedelta(microseconds=middle.microsecond)
-        if middle.astimezone(zone).replace(tzinfo=None) >= wall:
-            late = middle
-        else:
-            early = middle
-    return late
-
-
-def _check_year(wall: datetime, calendar: str) -> None:
-    year = wall.isocalendar().year if calendar == "weekly" else wall.year
-    if not MIN_YEAR <= year <= MAX_YEAR:
-        raise PartitionError(
-            f"partition {_key(wall, calendar)} is outside the supported years {MIN_YEAR}-{MAX_YEAR}"
-        )
-
-
-def _floor(local: datetime, calendar: str) -> datetime:
-    """The naive wall-clock start of the calendar unit containing ``local``."""
-    wall = local.replace(tzinfo=None, minute=0, second=0, microsecond=0, fold=0)
-    if calendar == "hourly":
-        return wall
-    day = wall.replace(hour=0)
-    if calendar == "daily":
-        return day
-    if calendar == "weekly":
-        return day - timedelta(days=day.weekday())
-    return day.replace(day=1)
-
-
-def _step(wall: datetime, calendar: str, n: int) -> datetime:
-    """``wall`` moved by ``n`` calendar units on the wall clock."""
-    if calendar == "hourly":
-        return wall + timedelta(hours=n)
-    if calendar == "daily":
-        return wall + timedelta(days=n)
-    if calendar == "weekly":
-        return wall + timedelta(weeks=n)
-    year, month = divmod(wall.year * 12 + wall.month - 1 + n, 12)
-    return wall.replace(year=year, month=month + 1)
-
-
-def _units_between(first: datetime, last: datetime, calendar: str) -> int:
-    if calendar == "monthly":
-        return (last.year - first.year) * 12 + last.month - first.month
-    unit = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}.get(
-        calendar, timedelta(weeks=1)
-    )
-    return (last - first) // unit
-
-
-def _key(wall: datetime, calendar: str) -> str:
-    if calendar == "weekly":
-        iso = wall.isocalendar()
-        return f"{iso.year:04d}-W{iso.week:02d}"
-    key = f"{wall.year:04d}-{wall.month:02d}"
-    if calendar != "monthly":
-        key += f"-{wall.day:02d}"
-    if calendar == "hourly":
-        key += f"T{wall.hour:02d}"
-    return key
-
-
-def _days_in_month(year: int, month: int) -> int:
-    following = date(year + month // 12, month % 12 + 1, 1)
-    return (following - date(year, month, 1)).days
-
-
-def _utc(moment: datetime) -> datetime:
-    # Aware datetimes sharing a tzinfo compare and subtract on the wall clock, ignoring
-    # daylight saving; converting to UTC first gives absolute time.
-    return moment.astimezone(UTC)

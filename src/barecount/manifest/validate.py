@@ -25,6 +25,17 @@ def cross_check(found: ManifestSet, *, check_imports: bool = True) -> list[str]:
 
 
 def _check_pipeline(loaded: Loaded, found: ManifestSet, check_imports: bool) -> list[str]:
+    return [
+        *_check_teams(loaded, found),
+        *_check_duplicate_stages(loaded),
+        *_check_stage_references(loaded, found, check_imports),
+        *_check_stage_cycle(loaded),
+        *_check_triggers(loaded, found),
+    ]
+
+
+def _check_teams(loaded: Loaded, found: ManifestSet) -> list[str]:
+    """The owner and the alerts team must be teams."""
     pipeline: Pipeline = loaded.model
     problems: list[str] = []
     meta = pipeline.metadata
@@ -40,7 +51,12 @@ def _check_pipeline(loaded: Loaded, found: ManifestSet, check_imports: bool) -> 
             f"{loaded.where('spec', 'alerts', 'team')}: alerts team {team!r} is not a team"
             f"{did_you_mean(team, found.teams)}; name an existing team"
         )
+    return problems
 
+
+def _check_duplicate_stages(loaded: Loaded) -> list[str]:
+    pipeline: Pipeline = loaded.model
+    problems: list[str] = []
     first_line: dict[str, int] = {}
     for i, stage in enumerate(pipeline.spec.stages):
         at = ("spec", "stages", i)
@@ -51,6 +67,13 @@ def _check_pipeline(loaded: Loaded, found: ManifestSet, check_imports: bool) -> 
             )
             continue
         first_line[stage.name] = loaded.document.line_of((*at, "name"))
+    return problems
+
+
+def _check_stage_references(loaded: Loaded, found: ManifestSet, check_imports: bool) -> list[str]:
+    """Each stage's needs, contract and (when ``check_imports``) run target must exist."""
+    pipeline: Pipeline = loaded.model
+    problems: list[str] = []
     names = [s.name for s in pipeline.spec.stages]
     for i, stage in enumerate(pipeline.spec.stages):
         at = ("spec", "stages", i)
@@ -70,15 +93,26 @@ def _check_pipeline(loaded: Loaded, found: ManifestSet, check_imports: bool) -> 
             problem = check_run_target(stage.run)
             if problem:
                 problems.append(f"{loaded.where(*at, 'run')}: stage {stage.name!r}: {problem}")
+    return problems
 
+
+def _check_stage_cycle(loaded: Loaded) -> list[str]:
+    pipeline: Pipeline = loaded.model
+    names = [s.name for s in pipeline.spec.stages]
     cycle = find_cycle(names, stage_needs(pipeline))
-    if cycle:
-        index = names.index(cycle[0])
-        problems.append(
-            f"{loaded.where('spec', 'stages', index, 'needs')}: stages form a cycle: "
-            f"{' -> '.join(cycle)}; remove one of these needs"
-        )
+    if not cycle:
+        return []
+    index = names.index(cycle[0])
+    return [
+        f"{loaded.where('spec', 'stages', index, 'needs')}: stages form a cycle: "
+        f"{' -> '.join(cycle)}; remove one of these needs"
+    ]
 
+
+def _check_triggers(loaded: Loaded, found: ManifestSet) -> list[str]:
+    """Triggers must name other, existing pipelines and existing contracts."""
+    pipeline: Pipeline = loaded.model
+    problems: list[str] = []
     for i, trigger in enumerate(pipeline.spec.triggers):
         at = ("spec", "triggers", i)
         if isinstance(trigger, PipelinePublished):

@@ -44,6 +44,7 @@ def _signature(settings: Settings, check: GateCheck, approver: str, decision: st
 
 
 def _resume(check: GateCheck, form: dict[str, str]) -> None:
+    import httpx
     from prefect.exceptions import FlowPauseTimeout, ObjectNotFound
     from prefect.exceptions import NotPausedError as PrefectNotPaused
     from prefect.flow_runs import resume_flow_run
@@ -62,7 +63,7 @@ def _resume(check: GateCheck, form: dict[str, str]) -> None:
         ) from None
     except RuntimeError as exc:  # Prefect refused the resume for another reason
         raise NotPausedError(f"flow run {check.flow_run_id} cannot be resumed: {exc}") from None
-    except OSError as exc:
+    except (httpx.HTTPError, OSError) as exc:
         raise PrefectUnavailableError(f"the Prefect API cannot be reached: {exc}") from None
 
 

@@ -8,14 +8,13 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
-from barecount.ledger import get_ledger, ledger_at
 from bc_testkit import write_pipeline
 from sqlalchemy import select
 
 from barecount.alerts.delivery import redact_channel
+from barecount.ledger import get_ledger
 from barecount.ledger.models import Alert
 from barecount.runtime.flows import governed_pipeline
-from barecount.settings import get_settings
 
 SECRET = "s3cr3t-webhook-token"
 

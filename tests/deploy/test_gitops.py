@@ -4,7 +4,7 @@ Isolation: every server test writes pipelines with names unique to the test into
 the manifests and passes ``--only`` those names. Other tests of the session deploy
 governed-pipeline/finance-kpi (and more) on the same server; an unscoped apply would delete
 them as "not in these manifests". Deleting owned deployments outside a scope is covered by
-the pure diff tests instead.
+the pure diff tests in test_plan.py instead.
 """
 
 from __future__ import annotations
@@ -21,16 +21,16 @@ from bc_testkit import write_pipeline
 from prefect import get_client
 from prefect.exceptions import ObjectNotFound
 
-from barecount.cli.gitops import plan_lines
+from barecount.cli.gitops import plan_json, plan_lines, plan_summary
 from barecount.cli.main import main
-from barecount.deploy import plan as gitops
-from barecount.deploy.compile import FLOW_NAME, WORK_POOL, compile_manifests, render_prefect_yaml
-from barecount.deploy.plan import ActualState, DesiredDeployment, GitOpsError, Schedule, diff
+from barecount.deploy import apply as server_side
+from barecount.deploy.compile import compile_manifests, render_prefect_yaml
+from barecount.deploy.plan import Change, Plan, Schedule, Trigger, diff
 from barecount.manifest import load_manifests
+from barecount.names import FLOW_NAME, WORK_POOL
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).parent / "prefect")
-FLOW = {"version": "v1", "parameter_openapi_schema": {"type": "object"}}
 STAGES = [{"name": "total", "kind": "transform", "run": "bc_test_stages:sleepy"}]
 TRIGGERS = [
     {"on": "source-updated", "source": "erp.invoices"},
@@ -43,10 +43,6 @@ def pipeline(root: Path, name: str, *, cron: str | None = "0 2 * * *", **spec) -
         spec["schedule"] = {"cron": cron, "timezone": "Europe/Berlin"}
     spec.setdefault("triggers", TRIGGERS)
     return write_pipeline(root, name, STAGES, partition={"calendar": "daily"}, **spec)
-
-
-def desired(root: Path, project: Path = REPO) -> list[DesiredDeployment]:
-    return gitops.desired_state(compile_manifests(load_manifests(root)), project_dir=project)
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -78,97 +74,62 @@ def name() -> str:
     return f"gx-{uuid.uuid4().hex[:10]}"
 
 
-# --- the pure core ---------------------------------------------------------------------
+# --- rendering the plan (no server) ------------------------------------------------------
 
 
-def test_diff_creates_missing_deployment_with_schedule_and_triggers(manifests, name) -> None:
-    pipeline(manifests, name)
-    plan = diff(desired(manifests), ActualState(deployments=[], work_pool_exists=False))
-    (change,) = [c for c in plan.changes if c.name == name]
-    assert plan.create_work_pool
-    assert plan_lines(plan)[0] == f"[green]+[/] create work pool {WORK_POOL} (process)"
-    assert change.action == "create"
-    assert [s.describe() for s in change.create_schedules] == ["cron '0 2 * * *' Europe/Berlin"]
-    assert [t.name for t in change.create_triggers] == [
-        f"{name} on source-updated erp.invoices",
-        f"{name} on contract-approved invoices",
+def test_plan_lines_summary_and_json_show_every_change() -> None:
+    cron = Schedule({"cron": "0 2 * * *", "timezone": "Europe/Berlin"})
+    paused = Schedule({"cron": "30 1 * * *", "timezone": "UTC"}, active=False, id="s1")
+    trigger = Trigger({"name": "a on source-updated [x]"})
+    old = Trigger({"name": "a on contract-approved c"}, id="t1")
+    plan = Plan(
+        create_work_pool=True,
+        changes=(
+            Change(action="create", name="a", create_schedules=(cron,), create_triggers=(trigger,)),
+            Change(
+                action="update",
+                name="b",
+                deployment_id="d2",
+                fields=("description", "work pool"),
+                create_schedules=(cron,),
+                delete_schedules=(paused,),
+                delete_triggers=(old,),
+            ),
+            Change(action="delete", name="c", deployment_id="d3", delete_triggers=(old,)),
+        ),
+        unchanged=("d",),
+    )
+    assert plan_lines(plan) == [
+        f"[green]+[/] create work pool {WORK_POOL} (process)",
+        f"[green]+[/] create deployment {FLOW_NAME}/a",
+        f"[green]+[/] create schedule {FLOW_NAME}/a: cron '0 2 * * *' Europe/Berlin",
+        f"[green]+[/] create trigger {FLOW_NAME}/a: a on source-updated \\[x]",
+        f"[yellow]~[/] update deployment {FLOW_NAME}/b: description, work pool",
+        f"[red]-[/] delete schedule {FLOW_NAME}/b: cron '30 1 * * *' UTC (paused)",
+        f"[red]-[/] delete trigger {FLOW_NAME}/b: a on contract-approved c",
+        f"[green]+[/] create schedule {FLOW_NAME}/b: cron '0 2 * * *' Europe/Berlin",
+        f"[red]-[/] delete deployment {FLOW_NAME}/c",
+        f"[red]-[/] delete trigger {FLOW_NAME}/c: a on contract-approved c",
     ]
-
-
-def test_diff_reports_no_changes_when_server_matches(manifests, name) -> None:
-    pipeline(manifests, name)
-    want = gitops.desired_state(
-        compile_manifests(load_manifests(manifests)), project_dir=REPO, flow=FLOW
+    assert plan_summary(plan) == "Plan: 1 to create, 1 to update, 1 to delete."
+    result = plan_json(plan)
+    assert (result["changes"], result["work_pool"]) == (True, {"name": WORK_POOL, "create": True})
+    assert result["deployments"][1] == {
+        "deployment": f"{FLOW_NAME}/b",
+        "action": "update",
+        "fields": ["description", "work pool"],
+        "schedules": {
+            "create": ["cron '0 2 * * *' Europe/Berlin"],
+            "delete": ["cron '30 1 * * *' UTC (paused)"],
+        },
+        "triggers": {"create": [], "delete": ["a on contract-approved c"]},
+    }
+    assert result["unchanged"] == [f"{FLOW_NAME}/d"]
+    nothing = Plan(create_work_pool=False, changes=(), unchanged=("a", "b"))
+    assert (plan_lines(nothing), plan_summary(nothing)) == (
+        [],
+        "no changes: 2 deployment(s) match the manifests",
     )
-    plan = diff(want, ActualState(deployments=list(want)))
-    assert not plan.has_changes
-    assert name in plan.unchanged
-
-
-def test_diff_names_changed_fields(manifests, name) -> None:
-    pipeline(manifests, name)
-    (have,) = [d for d in desired(manifests) if d.name == name]
-    stale = {**have.settings, "tags": ["barecount"], "description": "old", "pull_steps": []}
-    actual = ActualState(
-        deployments=[DesiredDeployment(**{**vars(have), "settings": stale, "id": "x"})]
-    )
-    (change,) = diff(desired(manifests), actual, only={name}).changes
-    assert (change.action, change.fields) == ("update", ("description", "tags", "pull steps"))
-
-
-def test_diff_replaces_changed_cron_and_drops_removed_schedules(manifests, name) -> None:
-    pipeline(manifests, name, cron="30 1 * * *")
-    (want,) = [d for d in desired(manifests) if d.name == name]
-    old = Schedule({"cron": "0 2 * * *", "timezone": "Europe/Berlin", "day_or": True}, id="s1")
-    extra = Schedule({"interval": 3600.0, "timezone": "UTC"}, id="s2")
-    have = DesiredDeployment(**{**vars(want), "schedules": (old, extra), "id": "d1"})
-    (change,) = diff([want], ActualState(deployments=[have])).changes
-    assert change.fields == ()
-    assert [s.describe() for s in change.create_schedules] == ["cron '30 1 * * *' Europe/Berlin"]
-    assert [s.id for s in change.delete_schedules] == ["s1", "s2"]
-
-
-def test_diff_deletes_owned_deployment_missing_from_manifests(manifests, name) -> None:
-    pipeline(manifests, name)
-    (have,) = [d for d in desired(manifests) if d.name == name]
-    have = DesiredDeployment(**{**vars(have), "id": "d1"})
-    (change,) = diff([], ActualState(deployments=[have])).changes
-    assert (change.action, change.deployment_id) == ("delete", "d1")
-    assert len(change.delete_triggers) == 2
-
-
-def test_diff_only_leaves_other_deployments_alone(manifests, name) -> None:
-    pipeline(manifests, name)
-    other = DesiredDeployment(name="someone-else", settings={}, id="d9")
-    plan = diff(desired(manifests), ActualState(deployments=[other]), only={name})
-    assert [(c.action, c.name) for c in plan.changes] == [("create", name)]
-
-
-def test_diff_refuses_to_take_over_an_untagged_deployment(manifests, name) -> None:
-    pipeline(manifests, name)
-    with pytest.raises(GitOpsError) as caught:
-        diff(desired(manifests), ActualState(deployments=[], foreign=frozenset({name})))
-    assert f"deployment(s) {FLOW_NAME}/{name} exist on the server without the 'barecount' tag" in (
-        str(caught.value)
-    )
-
-
-def test_trigger_comparison_ignores_event_order(manifests, name) -> None:
-    pipeline(manifests, name)
-    (want,) = [d for d in desired(manifests) if d.name == name]
-    content = dict(want.triggers[0].content)
-    content["expect"] = ["b.event", "a.event"]
-    reordered = gitops.Trigger(gitops._normalise({**content, "expect": ["a.event", "b.event"]}))
-    assert gitops.Trigger(gitops._normalise(content)).key() == reordered.key()
-
-
-def test_pull_step_points_at_the_absolute_project_dir(manifests, name, monkeypatch) -> None:
-    pipeline(manifests, name)
-    monkeypatch.chdir(REPO.parent)
-    (want,) = [d for d in desired(manifests, Path(REPO.name)) if d.name == name]
-    assert want.settings["pull_steps"] == [
-        {"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}
-    ]
 
 
 # --- against the session's real Prefect server -------------------------------------------
@@ -393,7 +354,7 @@ def test_apply_matches_what_prefect_deploy_creates(
     specs = [s for s in compile_manifests(load_manifests(manifests)) if s["name"] == name]
     (project / "deployments" / "prefect.yaml").write_text(render_prefect_yaml(specs))
     with get_client(sync_client=True) as client:
-        gitops.apply(gitops.Plan(create_work_pool=True, changes=()), client)
+        server_side.apply(Plan(create_work_pool=True, changes=()), client)
     result = subprocess.run(
         [PREFECT, "--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml"],
         cwd=project,
@@ -411,13 +372,13 @@ def test_apply_matches_what_prefect_deploy_creates(
 
 def test_apply_creates_the_missing_work_pool(prefect_api, monkeypatch, name) -> None:
     pool = f"{name}-pool"
-    monkeypatch.setattr(gitops, "WORK_POOL", pool)
+    monkeypatch.setattr(server_side, "WORK_POOL", pool)
     with get_client(sync_client=True) as client:
-        plan = diff([], gitops.read_actual(client), only=set())  # no deployment in scope
+        plan = diff([], server_side.read_actual(client), only=set())  # no deployment in scope
         assert plan.create_work_pool
-        assert gitops.apply(plan, client) == [f"created work pool {pool} (process)"]
+        assert server_side.apply(plan, client) == [f"created work pool {pool} (process)"]
         created = client.read_work_pool(pool)
-        assert not diff([], gitops.read_actual(client), only=set()).has_changes
+        assert not diff([], server_side.read_actual(client), only=set()).has_changes
         client.delete_work_pool(pool)
     assert created.type == "process"
     assert "command" in created.base_job_template["variables"]["properties"]
