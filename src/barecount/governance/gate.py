@@ -9,7 +9,6 @@ from barecount.governance.drift import SchemaDiff, diff_schema
 from barecount.governance.schema import ExtractedSchema
 
 Outcome = Literal["pass", "auto-approved", "hold"]
-AUTO_APPROVE = ("none", "non-breaking")
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def pipeline_upstreams(pipelines: Iterable[Pipeline]) -> dict[str, tuple[str, ..
     }
 
 
-def render_pipeline(pipeline: Pipeline, fmt: str, states: Mapping[str, str] | None = None) -> str:
+def render_pipeline(pipeline: Pipeline, fmt: str) -> str:
     """The stage graph as 'text', 'mermaid' or 'dot'."""
     nodes = [(s.name, f"{s.name} ({s.kind})") for s in pipeline.spec.stages]
     return _render(pipeline.name, nodes, stage_needs(pipeline), fmt, stage_layers(pipeline))

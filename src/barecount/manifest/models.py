@@ -218,9 +218,6 @@ class StageSpec(Strict):
         return self
 
 
-Stage = StageSpec
-
-
 class PipelineSpec(Strict):
     partition: PartitionSpec = Field(
         default_factory=PartitionSpec, description="How runs map to calendar partitions."

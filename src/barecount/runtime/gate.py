@@ -76,7 +76,7 @@ def check_stage(ctx: GateContext, stage: StageSpec, result: StageResult) -> None
         verdict = auto_review(version_in_force=in_force.version, breaking=decision.diff.breaking)
         approve(ctx, check, extracted, verdict, source="auto-approval")
         return
-    hold(ctx, stage, check, decision.diff, extracted)
+    hold(ctx, check, decision.diff, extracted)
 
 
 def _refuse_if_held(

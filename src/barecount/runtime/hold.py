@@ -19,7 +19,6 @@ from barecount.governance.drift import SchemaDiff
 from barecount.governance.review import review
 from barecount.governance.schema import ExtractedSchema
 from barecount.ledger.models import GateCheck
-from barecount.manifest.models import StageSpec
 from barecount.runtime.gate import GateContext, approve, record_review
 from barecount.runtime.report import artifact_key
 from barecount.status import HoldStatus
@@ -31,7 +30,6 @@ class GovernanceDecision(RunInput, DecisionInput):
 
 def hold(
     ctx: GateContext,
-    stage: StageSpec,
     check: GateCheck,
     diff: SchemaDiff,
     extracted: ExtractedSchema,

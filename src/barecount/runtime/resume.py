@@ -5,9 +5,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import httpx
+from prefect.exceptions import FlowPauseTimeout, ObjectNotFound
+from prefect.exceptions import NotPausedError as PrefectNotPaused
+from prefect.flow_runs import resume_flow_run
+
 from barecount.errors import NoSuchHoldError, NotPausedError, PrefectUnavailableError
+from barecount.governance.signing import approval_message, load_private_key, sign
 from barecount.ledger import Ledger
 from barecount.ledger.models import Decision, GateCheck
+from barecount.prefect_api import resolve_api_url, use_api
 from barecount.settings import Settings
 
 
@@ -29,8 +36,6 @@ def find_hold(ledger: Ledger, run: str) -> GateCheck:
 
 
 def _signature(settings: Settings, check: GateCheck, approver: str, decision: str) -> str:
-    from barecount.governance.signing import approval_message, load_private_key, sign
-
     key = load_private_key(settings.home, approver)
     if key is None:
         return ""
@@ -44,11 +49,6 @@ def _signature(settings: Settings, check: GateCheck, approver: str, decision: st
 
 
 def _resume(check: GateCheck, form: dict[str, str]) -> None:
-    import httpx
-    from prefect.exceptions import FlowPauseTimeout, ObjectNotFound
-    from prefect.exceptions import NotPausedError as PrefectNotPaused
-    from prefect.flow_runs import resume_flow_run
-
     try:
         resume_flow_run(check.flow_run_id, run_input=form)
     except ObjectNotFound:
@@ -84,8 +84,6 @@ def send_decision(
         NoSuchHoldError: no pending hold matches ``run``.
         NotPausedError: the run is not (yet, or any longer) paused.
     """
-    from barecount.prefect_api import resolve_api_url, use_api
-
     check = find_hold(ledger, run)
     seen = {d.id for d in ledger.decisions_for(check_id=check.id)}
     signature = _signature(settings, check, approver, decision)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from barecount.errors import TransientError
-from barecount.runtime.stage import StageContext, StageResult, fingerprint_query
+from barecount import StageContext, StageResult, TransientError, fingerprint_query
 
 
 def rollup_revenue(ctx: StageContext) -> StageResult:

@@ -10,10 +10,16 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from barecount.errors import TerminalError, TransientError
+from barecount import (
+    ExtractedSchema,
+    SchemaColumn,
+    StageContext,
+    StageResult,
+    TerminalError,
+    TransientError,
+    fingerprint_query,
+)
 from barecount.examples.finance.generator import extract_path, parse_partition, write_extract
-from barecount.governance.schema import ExtractedSchema, SchemaColumn
-from barecount.runtime.stage import StageContext, StageResult, fingerprint_query
 
 DEFAULT_SOURCE = "erp.invoices"
 KPIS = ("revenue_daily", "dso_days", "overdue_ratio")
