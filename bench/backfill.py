@@ -367,6 +367,7 @@ def top_costs(stats: pstats.Stats, key: str, limit: int, *, only: str = "") -> l
 def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+    from barecount.ledger import get_ledger
     from barecount.manifest import load_manifests
     from barecount.manifest.partitions import partition_range
     from barecount.prefect_api import start_local_server, use_api
@@ -451,7 +452,7 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
             results["governed"] = m | {
                 "partitions": len(keys),
                 "counts": counts,
-                "published_partitions": published_partitions(settings.ledger_url),
+                "published_partitions": published_partitions(get_ledger(settings).url),
                 "partitions_with_kpis": kpi_partitions(settings.warehouse),
                 "parallel": args.parallel,
             }

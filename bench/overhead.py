@@ -221,6 +221,7 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from barecount.examples.finance import write_extract
+    from barecount.ledger import get_ledger
     from barecount.prefect_api import start_local_server, use_api
     from barecount.runtime.flows import governed_pipeline
     from barecount.settings import get_settings
@@ -292,7 +293,7 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
             finance_run, settle=args.settle, retries=client_retries
         )
         summary = finance["summary"]
-        stage_code = stage_code_seconds(settings.ledger_url, summary["run_id"])
+        stage_code = stage_code_seconds(get_ledger(settings).url, summary["run_id"])
         print(
             f"finance {args.invoices} invoices: {finance_wall:.2f} s wall, "
             f"{stage_code:.2f} s in stage code, status {summary['status']}",

@@ -6,4 +6,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/bootstrap.sh
 # The console's browser test drives Debian's Chromium; as root this installs it once.
 bash scripts/ensure-chromium.sh || echo "Chromium could not be installed: the browser test will skip" >&2
-exec python -m pytest "$@"
+# Two test processes share one Prefect server (tests/conftest.py); BARECOUNT_TEST_WORKERS=0
+# runs everything in this process.
+exec python -m pytest -n "${BARECOUNT_TEST_WORKERS:-2}" "$@"

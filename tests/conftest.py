@@ -23,38 +23,60 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _worker() -> str | None:
+    """This process's pytest-xdist worker id (gw0, gw1, ...), None when not under xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER")
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    # Before anything imports Prefect: every test process talks to its own server
-    # on a free port and keeps all state in a temporary folder.
-    session_home = Path(tempfile.mkdtemp(prefix="barecount-tests-"))
-    port = _free_port()
+    # Before anything imports Prefect. The first process (the only one, or xdist's controller)
+    # makes the session folder and picks the port of the session's one Prefect server; xdist
+    # workers inherit that environment and share the server, each with its own BareCount home
+    # (keys, console tokens) and Prefect client home.
+    worker = _worker()
+    if worker is None:
+        session_home = Path(tempfile.mkdtemp(prefix="barecount-tests-"))
+        port = _free_port()
+        os.environ.update(
+            BARECOUNT_TEST_SESSION=str(session_home),
+            BARECOUNT_SERVER_PORT=str(port),
+            PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            # schedule deployments' runs within seconds, not the default minute
+            PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="2",
+            PREFECT_LOGGING_LEVEL="WARNING",
+            PREFECT_RESULTS_PERSIST_BY_DEFAULT="false",
+        )
+        os.environ.pop("BARECOUNT_PREFECT_API_URL", None)
+        config._barecount_session_home = session_home  # type: ignore[attr-defined]
+    session_home = Path(os.environ["BARECOUNT_TEST_SESSION"])
+    suffix = f"-{worker}" if worker else ""
     os.environ.update(
-        BARECOUNT_HOME=str(session_home / "home"),
-        BARECOUNT_SERVER_PORT=str(port),
-        PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
-        PREFECT_HOME=str(session_home / "prefect-client"),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        # schedule deployments' runs within seconds, not the default minute
-        PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="2",
-        PREFECT_LOGGING_LEVEL="WARNING",
-        PREFECT_RESULTS_PERSIST_BY_DEFAULT="false",
+        BARECOUNT_HOME=str(session_home / f"home{suffix}"),
+        PREFECT_HOME=str(session_home / f"prefect-client{suffix}"),
     )
-    os.environ.pop("BARECOUNT_PREFECT_API_URL", None)
-    config._barecount_session_home = session_home  # type: ignore[attr-defined]
+
+
+def _server_settings():
+    """Settings of the session's shared server: its own home, whichever process starts it."""
+    from barecount.settings import get_settings
+
+    home = Path(os.environ["BARECOUNT_TEST_SESSION"]) / "server"
+    return get_settings().model_copy(update={"home": home})
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if "prefect" in sys.modules:  # send buffered run logs before the server goes away
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=5)
     home = getattr(config, "_barecount_session_home", None)
-    if home is not None:
+    if home is not None:  # the process that made the session folder cleans it up
         from barecount.prefect_api import stop_local_server
         from barecount.settings import get_settings
 
-        if "prefect" in sys.modules:  # send buffered run logs before the server goes away
-            from prefect.logging.handlers import APILogWorker
-
-            APILogWorker.drain_all(timeout=5)
         get_settings.cache_clear()
-        stop_local_server()
+        stop_local_server(_server_settings())
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -65,13 +87,13 @@ def prefect_api() -> Iterator[str]:
     from barecount.settings import get_settings
 
     get_settings.cache_clear()
-    url = start_local_server(get_settings())
+    url = start_local_server(_server_settings())
     assert url == os.environ["PREFECT_API_URL"]
     yield url
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_api: str) -> Iterator[Path]:
     """A fresh warehouse, ledger and landing folder for one test; the server is shared."""
     from barecount.settings import get_settings
 

@@ -39,6 +39,14 @@ class PartitionError(BareCountError, ValueError):
     """A partition key that does not fit the pipeline's calendar."""
 
 
+class GraphError(BareCountError, ValueError):
+    """A stage or pipeline graph that cannot be ordered or drawn (a cycle, an unknown format)."""
+
+
+class ContractError(BareCountError, ValueError):
+    """A data contract BareCount cannot use (e.g. it declares no schema)."""
+
+
 class TokenError(BareCountError, ValueError):
     """A run token that cannot be used."""
 

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from prefect import get_client
+from bc_testkit import flow_state, spawn_run, wait_for, wait_for_pause
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import select
 
@@ -19,7 +15,7 @@ from barecount.cli.main import main
 from barecount.examples.finance import write_extract
 from barecount.governance.signing import approval_message, load_private_key, sign
 from barecount.ledger import get_ledger
-from barecount.ledger.governance_store import decisions_for, pending_holds
+from barecount.ledger.governance_store import decisions_for
 from barecount.ledger.models import ContractVersion, GateCheck, Publication, RunSummary
 from barecount.settings import get_settings
 
@@ -34,51 +30,21 @@ def governed(manifests: Path, home: Path) -> Path:
     return require_signed_approvals(manifests)
 
 
-def start_run(manifests: Path, partition: str) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "barecount.cli.main",
-        "run",
-        "finance-kpi",
-        "--partition",
-        partition,
-        "-m",
-        str(manifests),
-    ]
-    return subprocess.Popen(
-        command, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+def paused_again(check: GateCheck, decisions: int, process) -> list:
+    """Wait until the check has ``decisions`` decisions and its flow run is Paused again."""
+
+    def found() -> list | None:
+        recorded = get_ledger().decisions_for(check_id=check.id)
+        if len(recorded) >= decisions and flow_state(check.flow_run_id) == "Paused":
+            return recorded
+        return None
+
+    return wait_for(
+        found,
+        timeout=60,
+        what=f"the run paused again after decision {decisions} was refused",
+        process=process,
     )
-
-
-def wait_for_hold(partition: str, process: subprocess.Popen, timeout: float = 90) -> GateCheck:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with get_ledger().session() as session:
-            for check, _ in pending_holds(session=session):
-                if check.partition == partition:
-                    if flow_state(check.flow_run_id) == "Paused":
-                        return check
-        if process.poll() is not None:
-            raise AssertionError(f"run ended before pausing: {process.communicate()}")
-        time.sleep(0.5)
-    raise AssertionError(f"no pending hold for {partition} within {timeout} s")
-
-
-def flow_state(flow_run_id: str) -> str:
-    with get_client(sync_client=True) as client:
-        return client.read_flow_run(flow_run_id).state.name
-
-
-def wait_paused_again(check: GateCheck, decisions: int, timeout: float = 60) -> list:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with get_ledger().session() as session:
-            found = decisions_for(session=session, check_id=check.id)
-        if len(found) >= decisions and flow_state(check.flow_run_id) == "Paused":
-            return found
-        time.sleep(0.5)
-    raise AssertionError("the run did not pause again after a refused decision")
 
 
 def warehouse_rows(home: Path, table: str, partition: str) -> int:
@@ -103,8 +69,8 @@ def cli(capsys, *args: str) -> tuple[int, str, str]:
 def test_seed_scenario_drift_pauses_until_signed_approval(capsys, governed: Path, home: Path):
     partition = "2026-11-20"
     write_extract(home / "landing", "erp.invoices", partition, 500, drift="rename-column")
-    process = start_run(governed, partition)
-    check = wait_for_hold(partition, process)
+    process = spawn_run(governed, partition)
+    check = wait_for_pause(partition, process)
     assert check.classification == "breaking"
     assert [(c["kind"], c["column"]) for c in check.diff] == [("renamed", "customer_id")]
     # held: nothing downstream of the gate exists for this partition
@@ -166,8 +132,8 @@ def test_seed_scenario_drift_pauses_until_signed_approval(capsys, governed: Path
 def test_rejection_fails_the_run_without_publishing(capsys, governed: Path, home: Path):
     partition = "2026-11-19"
     write_extract(home / "landing", "erp.invoices", partition, 500, drift="drop-column")
-    process = start_run(governed, partition)
-    check = wait_for_hold(partition, process)
+    process = spawn_run(governed, partition)
+    check = wait_for_pause(partition, process)
     code, _, err = cli(
         capsys,
         "reject",
@@ -204,8 +170,8 @@ def test_unauthorised_decisions_are_refused_recorded_and_the_run_stays_paused(
 ):
     partition = "2026-11-18"
     write_extract(home / "landing", "erp.invoices", partition, 500, drift="drop-column")
-    process = start_run(governed, partition)
-    check = wait_for_hold(partition, process)
+    process = spawn_run(governed, partition)
+    check = wait_for_pause(partition, process)
     alice = load_private_key(get_settings().home, "alice")
 
     def sign_for(flow_run_id: str) -> str:
@@ -232,7 +198,7 @@ def test_unauthorised_decisions_are_refused_recorded_and_the_run_stays_paused(
     ]
     for count, form in enumerate(forms, start=1):
         resume_flow_run(check.flow_run_id, run_input=form)
-        decisions = wait_paused_again(check, count)
+        decisions = paused_again(check, count, process)
     assert [(d.approver, d.accepted) for d in decisions] == [
         ("mallory", False),
         ("alice", False),
@@ -283,8 +249,8 @@ def test_second_run_on_a_held_contract_is_blocked_at_its_gate(capsys, governed: 
 
     held = "2026-11-16"
     write_extract(home / "landing", "erp.invoices", held, 300, drift="drop-column")
-    process = start_run(governed, held)
-    check = wait_for_hold(held, process)
+    process = spawn_run(governed, held)
+    check = wait_for_pause(held, process)
 
     state = governed_pipeline(
         pipeline="finance-kpi", partition="2026-11-15", manifests=str(governed), return_state=True
@@ -333,12 +299,10 @@ def test_a_hold_older_than_the_team_limit_alerts_the_team(capsys, governed: Path
     )
     partition = "2026-11-14"
     write_extract(home / "landing", "erp.invoices", partition, 300, drift="drop-column")
-    process = start_run(governed, partition)
+    process = spawn_run(governed, partition)
     try:
-        check = wait_for_hold(partition, process)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not received:
-            time.sleep(0.5)
+        check = wait_for_pause(partition, process)
+        wait_for(lambda: received, timeout=30, what="the hold alert at the team's webhook")
         assert len(received) == 1
         assert "waits for governance" in received[0]["title"]
         assert check.flow_run_id in received[0]["message"]

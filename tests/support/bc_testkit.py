@@ -100,10 +100,39 @@ def wait_for(condition, *, timeout: float, what: str, process=None, every: float
         if found:
             return found
         if process is not None and process.poll() is not None:
-            out, err = process.communicate()
-            raise AssertionError(f"{what}: the process ended first\n{out}\n{err}")
+            printed = "\n".join(text for text in process.communicate() if text)
+            raise AssertionError(f"{what}: the process ended first\n{printed}")
         time.sleep(every)
     raise AssertionError(f"{what}: not within {timeout:g} s")
+
+
+def wait_for_line(process, text: str, *, timeout: float) -> str:
+    """Read ``process.stdout`` (a text pipe) up to the first line containing ``text``.
+
+    Returns every line read so far, joined. Fails after ``timeout`` seconds, or when the
+    output ends first, with what the process printed. The rest of the output stays in the
+    pipe for the caller (unless the wait timed out: then a reader thread still holds it).
+    """
+    import threading
+
+    lines: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.append(line)
+            if text in line:
+                break
+        done.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not done.wait(timeout):
+        printed = "".join(lines)
+        raise AssertionError(f"no line with {text!r} within {timeout:g} s; printed:\n{printed}")
+    printed = "".join(lines)
+    if not lines or text not in lines[-1]:
+        raise AssertionError(f"the output ended before a line with {text!r}; printed:\n{printed}")
+    return printed
 
 
 def spawn_cli(*args: str, capture: bool = True):

@@ -7,6 +7,7 @@ from typing import Any
 
 from open_data_contract_standard.model import OpenDataContractStandard
 
+from barecount.errors import ContractError
 from barecount.governance.schema import ExtractedSchema, SchemaColumn
 
 
@@ -14,7 +15,9 @@ def contract_schema(contract: OpenDataContractStandard) -> ExtractedSchema:
     """The contract's first schema object as columns (logical types, required)."""
     obj = (contract.schema_ or [None])[0]
     if obj is None:
-        raise ValueError(f"contract {contract.name!r} declares no schema objects")
+        raise ContractError(
+            f"contract {contract.name!r} declares no schema objects; add one under 'schema:'"
+        )
     return ExtractedSchema(
         object=obj.name or contract.name or "object",
         columns=tuple(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from barecount.errors import GraphError
 from barecount.manifest.models import Pipeline, PipelinePublished
 
 Edges = Mapping[str, Sequence[str]]  # node -> the nodes it depends on
@@ -37,7 +38,7 @@ def find_cycle(nodes: Iterable[str], needs: Edges) -> list[str] | None:
 def layers(nodes: Sequence[str], needs: Edges) -> list[list[str]]:
     """Topological layers: each layer only needs earlier ones, so its nodes may run together.
 
-    Order inside a layer follows declaration order. Raises ValueError on a cycle.
+    Order inside a layer follows declaration order. Raises GraphError on a cycle.
     """
     remaining = list(nodes)
     done: set[str] = set()
@@ -46,7 +47,7 @@ def layers(nodes: Sequence[str], needs: Edges) -> list[list[str]]:
         ready = [n for n in remaining if all(d in done for d in needs.get(n, ()))]
         if not ready:
             cycle = find_cycle(remaining, needs) or remaining
-            raise ValueError("dependency cycle: " + " -> ".join(cycle))
+            raise GraphError("dependency cycle: " + " -> ".join(cycle))
         result.append(ready)
         done.update(ready)
         remaining = [n for n in remaining if n not in done]
@@ -120,4 +121,4 @@ def _render(
                 after = f"  <- {', '.join(deps)}" if deps else ""
                 lines.append(f"  {i}. {labels[name]}{after}")
         return "\n".join(lines) + "\n"
-    raise ValueError(f"unknown graph format {fmt!r}; use text, mermaid or dot")
+    raise GraphError(f"unknown graph format {fmt!r}; use text, mermaid or dot")

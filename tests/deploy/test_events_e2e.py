@@ -32,7 +32,7 @@ from barecount.ledger.models import PipelineRun, Publication
 from barecount.manifest import load_manifests
 from barecount.names import WORK_POOL
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).parent / "prefect")
 
 

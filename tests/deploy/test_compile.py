@@ -11,7 +11,7 @@ from barecount.manifest import load_manifests
 from barecount.manifest.schema import stale_schemas
 from barecount.names import ENTRYPOINT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_compile_is_byte_identical_across_runs(manifests: Path) -> None:

@@ -14,7 +14,7 @@ from barecount.ledger import get_ledger
 from barecount.ledger.block import LedgerDatabase
 from barecount.settings import get_settings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.usefixtures("prefect_api")

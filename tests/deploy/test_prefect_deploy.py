@@ -19,7 +19,7 @@ from barecount.deploy.compile import compile_project, render_prefect_yaml
 from barecount.manifest import load_manifests
 from barecount.names import WORK_POOL
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def ensure_process_pool() -> None:
