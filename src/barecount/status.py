@@ -43,6 +43,15 @@ class HoldStatus(StrEnum):
 OPEN_HOLDS = frozenset({HoldStatus.PENDING})
 
 
+class GateOutcome(StrEnum):
+    """What the contract gate made of one extract."""
+
+    PASS = "pass"
+    AUTO_APPROVED = "auto-approved"
+    HOLD = "hold"
+    BLOCKED = "blocked"  # another run's drift on the contract awaits (or was refused)
+
+
 class StageState(StrEnum):
     """How a stage's last attempt in a run stands."""
 

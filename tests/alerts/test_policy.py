@@ -34,9 +34,7 @@ def pipeline(after_failed_runs: int = 1, escalate_after: int = 3) -> Pipeline:
                     "after_failed_runs": after_failed_runs,
                     "escalate_after": escalate_after,
                 },
-                "stages": [
-                    {"name": "load", "kind": "transform", "run": "bc_test_stages:combine"}
-                ],
+                "stages": [{"name": "load", "kind": "transform", "run": "bc_test_stages:combine"}],
             },
         }
     )

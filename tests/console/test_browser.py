@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+from bc_testkit import spawn_cli, wait_for
 from sqlalchemy import select
 
 from barecount.console.auth import issue_token
@@ -59,35 +57,25 @@ def _free_port() -> int:
 @pytest.fixture
 def console_url(governed: Path, home: Path):
     port = _free_port()
-    command = [sys.executable, "-m", "barecount.cli.console", "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "-m", str(governed)],
-        env=dict(os.environ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         try:
-            if httpx.get(f"{url}/login", timeout=1).status_code == 200:
-                break
+            return httpx.get(f"{url}/login", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            raise AssertionError(f"console exited: {process.communicate()[0]}")
-        time.sleep(0.2)
-    else:
-        process.kill()
-        raise AssertionError("console did not answer within 30 s")
-    yield url
-    process.terminate()
+            return False
+
+    process = spawn_cli("console", "--port", str(port), "-m", str(governed))
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        wait_for(answers, timeout=30, what="the console at /login", process=process, every=0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture

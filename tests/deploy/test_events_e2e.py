@@ -8,10 +8,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from bc_testkit import wait_for
 from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import (
@@ -92,13 +92,6 @@ def first_run(pipeline: str, partition: str) -> PipelineRun | None:
         ).scalar_one_or_none()
 
 
-def wait_for(condition, worker: subprocess.Popen, deadline: float) -> None:
-    while time.monotonic() < deadline and not condition():
-        if worker.poll() is not None:
-            pytest.fail(f"worker exited: {worker.stdout.read()}")
-        time.sleep(1)
-
-
 @pytest.mark.usefixtures("prefect_api")
 def test_source_event_runs_finance_then_downstream_on_a_worker(
     capsys, home: Path, manifests: Path, tmp_path: Path
@@ -119,7 +112,6 @@ def test_source_event_runs_finance_then_downstream_on_a_worker(
     )
     try:
         partition = "2026-11-26"
-        emitted = time.monotonic()
         code = main(
             [
                 "emit",
@@ -133,7 +125,12 @@ def test_source_event_runs_finance_then_downstream_on_a_worker(
         )
         assert code == 0
         assert "triggers: finance-kpi" in capsys.readouterr().out
-        wait_for(lambda: published("finance-rollup", partition), worker, emitted + 150)
+        wait_for(
+            lambda: published("finance-rollup", partition),
+            timeout=150,
+            what=f"a finance-rollup publication for {partition} after the event",
+            process=worker,
+        )
         upstream = published("finance-kpi", partition)
         downstream = published("finance-rollup", partition)
         assert upstream is not None, "finance-kpi did not publish after the event"
@@ -163,7 +160,12 @@ def test_source_event_runs_finance_then_downstream_on_a_worker(
             env=dict(os.environ),
         )
         assert result.returncode == 0, result.stdout + result.stderr
-        wait_for(lambda: published("finance-kpi", other), worker, time.monotonic() + 120)
+        wait_for(
+            lambda: published("finance-kpi", other),
+            timeout=120,
+            what=f"a finance-kpi publication for {other} after prefect deployment run",
+            process=worker,
+        )
         assert first_run("finance-kpi", other).trigger == "manual"
     finally:
         worker.terminate()

@@ -7,10 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from bc_testkit import wait_for
 from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists
@@ -83,15 +83,15 @@ def test_prefect_deploy_accepts_compiled_file(prefect_api: str, tmp_path: Path) 
 
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
-    deadline = time.monotonic() + 60
-    scheduled: list = []
-    while time.monotonic() < deadline and len(scheduled) < 3:
-        time.sleep(1)
+    def scheduler_runs() -> list:
         with get_client(sync_client=True) as client:
             runs = client.read_flow_runs(
                 deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
             )
         scheduled = [r for r in runs if r.auto_scheduled]  # made by the scheduler service
+        return scheduled if len(scheduled) >= 3 else []
+
+    scheduled = wait_for(scheduler_runs, timeout=60, what="three runs made by the scheduler")
     starts = sorted(
         r.expected_start_time.astimezone(ZoneInfo("Europe/Berlin"))
         for r in scheduled

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from bc_testkit import spawn_cli, wait_for, wait_for_line
 from sqlalchemy import select
 
 from barecount.cli.main import main
@@ -30,25 +29,13 @@ def published(pipeline: str, partition: str) -> bool:
 
 
 @pytest.mark.usefixtures("prefect_api")
-def test_serve_runs_pipelines_on_their_triggers(capsys, home: Path, manifests: Path) -> None:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "barecount.cli.main", "serve", "-m", str(manifests), "--replace"],
-        env={**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def test_serve_runs_pipelines_on_their_triggers(
+    capsys, home: Path, manifests: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PREFECT_RUNNER_POLL_FREQUENCY", "1")  # for the serve process
+    server = spawn_cli("serve", "-m", str(manifests), "--replace")
     try:
-        lines: list[str] = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = server.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "Prefect UI:" in line:
-                break
-        text = "".join(lines)
+        text = wait_for_line(server, "Prefect UI:", timeout=60)
         assert (
             "serving governed-pipeline/finance-kpi: cron '0 0 * * *' Europe/Berlin, "
             "on source-updated, on contract-approved" in text
@@ -60,14 +47,17 @@ def test_serve_runs_pipelines_on_their_triggers(capsys, home: Path, manifests: P
             main(["emit", "source-updated", "erp.invoices", "-p", partition, "-m", str(manifests)])
             == 0
         )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not published("finance-rollup", partition):
-            assert server.poll() is None, "serve exited"
-            time.sleep(1)
-        if not published("finance-rollup", partition):
+        try:
+            wait_for(
+                lambda: published("finance-rollup", partition),
+                timeout=120,
+                what=f"a finance-rollup publication for {partition}",
+                process=server,
+            )
+        except AssertionError as exc:
             server.send_signal(signal.SIGINT)
-            rest = server.communicate(timeout=30)[0]
-            pytest.fail(f"no publication for {partition}; serve printed:\n{text}{rest}")
+            rest = "\n".join(part for part in server.communicate(timeout=30) if part)
+            pytest.fail(f"{exc}; serve printed:\n{text}{rest}")
         assert published("finance-kpi", partition)
         with get_ledger().session() as session:
             triggers = session.execute(

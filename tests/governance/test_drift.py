@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from barecount.governance.contracts import next_version
-from barecount.governance.decision import DecisionInput
-from barecount.governance.decision import authorize
+from barecount.governance.decision import DecisionInput, authorize
 from barecount.governance.drift import diff_schema
 from barecount.governance.gate import evaluate_contract
 from barecount.governance.schema import ExtractedSchema, SchemaColumn

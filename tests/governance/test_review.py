@@ -43,7 +43,11 @@ def test_approval_of_breaking_drift_registers_the_next_major(tmp_path: Path) -> 
     verdict = judge(team(tmp_path, signed=False), breaking=True, reason="renamed upstream")
     assert verdict.accepted and verdict.approved
     assert (verdict.hold_status, verdict.new_version) == (HoldStatus.APPROVED, "2.0.0")
-    assert (verdict.approver, verdict.reason, verdict.signed) == ("alice", "renamed upstream", False)
+    assert (verdict.approver, verdict.reason, verdict.signed) == (
+        "alice",
+        "renamed upstream",
+        False,
+    )
 
 
 def test_approval_of_non_breaking_drift_registers_the_next_minor(tmp_path: Path) -> None:

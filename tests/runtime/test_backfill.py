@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from bc_testkit import write_pipeline
+from bc_testkit import spawn_cli, wait_for, write_pipeline
 from sqlalchemy import func, select
 
 from barecount.cli.main import main
@@ -99,38 +96,22 @@ def test_mode_failed_reruns_only_the_failed_partitions(home: Path, manifests: Pa
 
 def test_killed_backfill_resumes_without_duplicates(capsys, home: Path, manifests: Path):
     small(manifests, per_day=3000)
-    command = [
-        sys.executable,
-        "-m",
-        "barecount.cli.main",
-        "backfill",
-        "finance-kpi",
-        "--start",
-        "2026-08-01",
-        "--end",
-        "2026-08-20",
-        "--parallel",
-        "1",
-        "-m",
-        str(manifests),
-    ]
-    process = subprocess.Popen(
-        command,
-        env=dict(os.environ),
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    command = ["backfill", "finance-kpi", "--start", "2026-08-01", "--end", "2026-08-20"]
+    command += ["--parallel", "1", "-m", str(manifests)]
+    process = spawn_cli(*command, capture=False)
+    wait_for(
+        lambda: count(BackfillOutcome) >= 4,
+        timeout=120,
+        what="four partitions done before the backfill is killed",
+        process=process,
+        every=0.2,
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and count(BackfillOutcome) < 4:
-        assert process.poll() is None, "the backfill ended before it could be killed"
-        time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     done_before = len(publications_per_partition())
     assert 4 <= done_before < 20
 
-    assert main(command[3:]) == 0
+    assert main(command) == 0
     per_partition = publications_per_partition()
     assert len(per_partition) == 20 and set(per_partition.values()) == {3}
     capsys.readouterr()

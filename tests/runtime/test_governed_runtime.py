@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from bc_testkit import write_pipeline
+from bc_testkit import spawn_run, write_pipeline
 from sqlalchemy import func, select
 
 from barecount.ledger import ledger_at
@@ -144,26 +142,9 @@ def test_same_token_twice_recomputes_nothing_and_publishes_once(
 def test_two_processes_with_one_token_publish_exactly_once(
     home: Path, ledger_url: str, manifests: Path, prefect_api: str
 ) -> None:
-    env = {**os.environ, "PREFECT_API_URL": prefect_api}
-    command = [
-        sys.executable,
-        "-m",
-        "barecount.cli.main",
-        "run",
-        "finance-kpi",
-        "--partition",
-        "2026-11-23",
-        "--token",
-        "rt-race-1",
-        "-m",
-        str(manifests),
-    ]
-    processes = [
-        subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        for _ in range(2)
-    ]
+    assert os.environ["PREFECT_API_URL"] == prefect_api  # what the two processes inherit
+    token = ("--token", "rt-race-1")
+    processes = [spawn_run(manifests, "2026-11-23", "finance-kpi", *token) for _ in range(2)]
     outputs = [p.communicate(timeout=180) for p in processes]
     assert [p.returncode for p in processes] == [0, 0], outputs
     with ledger_at(ledger_url).session() as session:

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
-# state -> (fill, label); the states are the console's, derived from ledger rows
+from barecount.status import StageState
+
+NOT_RUN = "not-run"  # a stage of the graph with no attempt in the run shown
+# stage state (barecount.status.StageState, derived in ledger.views) -> (fill, label)
 STATE_STYLE: dict[str, tuple[str, str]] = {
-    "completed": ("#2e9d4f", "completed"),
-    "cached": ("#2e9d4f", "cached"),
-    "failed": ("#d03b3b", "failed"),
-    "retrying": ("#f08c00", "retrying"),
-    "held": ("#f2b705", "held at gate"),
-    "not-run": ("#9aa0a6", "not run"),
+    StageState.COMPLETED: ("#2e9d4f", "completed"),
+    StageState.CACHED: ("#2e9d4f", "cached"),
+    StageState.FAILED: ("#d03b3b", "failed"),
+    StageState.RETRYING: ("#f08c00", "retrying"),
+    StageState.HELD: ("#f2b705", "held at gate"),
+    NOT_RUN: ("#9aa0a6", "not run"),
 }
 
 BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 180, 54, 70, 24, 16
@@ -58,8 +61,8 @@ def stage_svg(
                 'marker-end="url(#arrow)"/>'
             )
     for name, (x, y) in where.items():
-        state = states.get(name, "not-run")
-        fill, label = STATE_STYLE.get(state, STATE_STYLE["not-run"])
+        state = states.get(name, NOT_RUN)
+        fill, label = STATE_STYLE.get(state, STATE_STYLE[NOT_RUN])
         parts.append(
             f'<g class="stage"><title>{escape(name)}: {escape(label)}</title>'
             f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="6" fill="{fill}" '

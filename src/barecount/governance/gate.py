@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from barecount.governance.drift import SchemaDiff, diff_schema
 from barecount.governance.schema import ExtractedSchema
-
-Outcome = Literal["pass", "auto-approved", "hold"]
+from barecount.status import GateOutcome
 
 
 @dataclass(frozen=True)
 class GateDecision:
-    outcome: Outcome
+    outcome: GateOutcome
     diff: SchemaDiff
 
     @property
     def message(self) -> str:
-        if self.outcome == "pass":
+        if self.outcome == GateOutcome.PASS:
             return f"{self.diff.contract}@{self.diff.contract_version}: extract matches"
-        if self.outcome == "auto-approved":
+        if self.outcome == GateOutcome.AUTO_APPROVED:
             return (
                 f"{self.diff.contract}@{self.diff.contract_version}: non-breaking drift "
                 f"auto-approved ({self.diff.summary()})"
@@ -42,7 +40,7 @@ def evaluate_contract(
     """pass when the extract matches; auto-approved for allowed non-breaking drift; else hold."""
     diff = diff_schema(contract, extracted, name=name, version=version)
     if not diff.drifted:
-        return GateDecision("pass", diff)
+        return GateDecision(GateOutcome.PASS, diff)
     if auto_approve == "non-breaking" and not diff.breaking:
-        return GateDecision("auto-approved", diff)
-    return GateDecision("hold", diff)
+        return GateDecision(GateOutcome.AUTO_APPROVED, diff)
+    return GateDecision(GateOutcome.HOLD, diff)

@@ -95,31 +95,12 @@ class Ledger:
         with self.session() as session:
             return append(session, row)
 
-    def start_run(
-        self,
-        *,
-        token: str,
-        pipeline: str,
-        partition: str,
-        manifest_digest: str,
-        contract_versions: Mapping[str, str],
-        trigger: str,
-        flow_run_id: str | None,
-        backfill_id: int | None = None,
-    ) -> PipelineRun:
-        """Record that a run of ``pipeline`` for ``partition`` started under ``token``."""
+    def start_run(self, **fields: Any) -> PipelineRun:
+        """Record that a run started: the keyword-only fields of ``store.start_run`` (token,
+        pipeline, partition, manifest_digest, contract_versions, trigger, flow_run_id,
+        backfill_id)."""
         with self.session() as session:
-            return store.start_run(
-                session=session,
-                token=token,
-                pipeline=pipeline,
-                partition=partition,
-                manifest_digest=manifest_digest,
-                contract_versions=contract_versions,
-                trigger=trigger,
-                flow_run_id=flow_run_id,
-                backfill_id=backfill_id,
-            )
+            return store.start_run(session=session, **fields)
 
     def record_attempt(self, *, attempt: StageAttempt) -> StageAttempt:
         return self.append(row=attempt)

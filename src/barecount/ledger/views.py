@@ -29,7 +29,7 @@ from barecount.ledger.models import (
     StageAttempt,
 )
 from barecount.ledger.store import TokenEvidence, evidence, runs, summaries
-from barecount.status import BackfillState, HoldStatus, RunStatus, StageState
+from barecount.status import BackfillState, GateOutcome, HoldStatus, RunStatus, StageState
 
 
 def run_status(ended: str | None, held: bool) -> RunStatus:
@@ -71,7 +71,10 @@ def stage_states(
         states[attempt.stage] = attempt.state
     for check, event in holds:
         status = event.status if event is not None else None
-        if check.outcome == "blocked" or status in (HoldStatus.REJECTED, HoldStatus.TIMED_OUT):
+        if check.outcome == GateOutcome.BLOCKED or status in (
+            HoldStatus.REJECTED,
+            HoldStatus.TIMED_OUT,
+        ):
             states[check.stage] = StageState.FAILED
         elif status == HoldStatus.PENDING:
             states[check.stage] = StageState.HELD

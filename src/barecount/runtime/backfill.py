@@ -166,7 +166,7 @@ def run_backfill(scope: RunScope, request: BackfillRequest) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome["outcome"]] = counts.get(outcome["outcome"], 0) + 1
-    counts["skipped"] = len(planned) - len(to_run)
+    counts[RunStatus.SKIPPED] = len(planned) - len(to_run)
     scope.ledger.append(row=BackfillEnd(backfill_id=record.id, counts=counts))
     get_run_logger().info("backfill %s of %s: %s", record.id, scope.spec.name, counts)
     return summary | {"counts": counts, "outcomes": outcomes}

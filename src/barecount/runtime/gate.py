@@ -19,7 +19,7 @@ from barecount.ledger.models import ContractVersion, Decision, GateCheck, Pipeli
 from barecount.manifest import ManifestSet
 from barecount.manifest.models import Pipeline, StageSpec
 from barecount.runtime.stage import StageResult
-from barecount.status import HoldStatus
+from barecount.status import GateOutcome, HoldStatus
 
 
 @dataclass
@@ -70,9 +70,9 @@ def check_stage(ctx: GateContext, stage: StageSpec, result: StageResult) -> None
     )
     check = record_check(ctx, stage, in_force, extracted, decision)
     get_run_logger().info("contract gate %s: %s", stage.name, decision.message)
-    if decision.outcome == "pass":
+    if decision.outcome == GateOutcome.PASS:
         return
-    if decision.outcome == "auto-approved":
+    if decision.outcome == GateOutcome.AUTO_APPROVED:
         verdict = auto_review(version_in_force=in_force.version, breaking=decision.diff.breaking)
         approve(ctx, check, extracted, verdict, source="auto-approval")
         return
@@ -96,7 +96,9 @@ def _refuse_if_held(
             f"blocked: drift on {in_force.contract} {state} (run {check.flow_run_id}, "
             f"{check.pipeline} {check.partition})"
         )
-        record_check(ctx, stage, in_force, extracted, None, outcome="blocked", detail=message)
+        record_check(
+            ctx, stage, in_force, extracted, None, outcome=GateOutcome.BLOCKED, detail=message
+        )
         raise GovernanceBlocked(message)
 
 
@@ -123,7 +125,7 @@ def record_check(
         flow_run_id=ctx.flow_run_id,
         schema_fingerprint=extracted.fingerprint,
         extracted=[c.model_dump() for c in extracted.columns],
-        outcome=outcome or (decision.outcome if decision else "blocked"),
+        outcome=outcome or (decision.outcome if decision else GateOutcome.BLOCKED),
         classification=diff.classification if diff else "none",
         diff=[c.model_dump() for c in diff.changes] if diff else [],
         detail=detail or (decision.message if decision else ""),

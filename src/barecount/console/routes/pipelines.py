@@ -12,6 +12,7 @@ from barecount.errors import UnknownPipelineError
 from barecount.ledger.views import run_views
 from barecount.manifest.graph import stage_layers, stage_needs
 from barecount.manifest.models import Pipeline
+from barecount.status import StageState
 
 router = APIRouter(tags=["pipelines"])
 
@@ -67,4 +68,4 @@ def _svg(spec: Pipeline, states: dict[str, str]) -> str:
 
 
 def _legend() -> list[tuple[str, tuple[str, str]]]:
-    return [(k, v) for k, v in STATE_STYLE.items() if k != "cached"]
+    return [(k, v) for k, v in STATE_STYLE.items() if k != StageState.CACHED]
