@@ -70,15 +70,3 @@ def token(
 def register(app: typer.Typer) -> None:
     app.add_typer(console_app, name="console")
 
-
-if __name__ == "__main__":  # pragma: no cover - `python -m barecount.cli.console`, used by tests
-    import sys
-
-    from barecount.cli.output import fail
-    from barecount.errors import BareCountError
-
-    try:
-        console_app(prog_name="barecount console")
-    except BareCountError as exc:  # outside main(), so catch at this edge too
-        fail(str(exc))
-        sys.exit(exc.exit_code)
