@@ -8,4 +8,4 @@ source scripts/bootstrap.sh
 bash scripts/ensure-chromium.sh || echo "Chromium could not be installed: the browser test will skip" >&2
 # Two test processes share one Prefect server (tests/conftest.py); BARECOUNT_TEST_WORKERS=0
 # runs everything in this process.
-exec python -m pytest -n "${BARECOUNT_TEST_WORKERS:-2}" "$@"
+exec python -m pytest -n "${BARECOUNT_TEST_WORKERS:-2}" --dist loadgroup "$@"

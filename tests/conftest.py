@@ -23,6 +23,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Tests that create, take over or run deployments on the 'barecount' work pool (the shipped
+# pipelines' governed-pipeline/finance-kpi, and test pipelines triggered by the same events)
+# share that server state, so they carry @pytest.mark.xdist_group("finance-kpi-deployment")
+# and run one after another on one worker (scripts/test.sh uses --dist loadgroup).
+SHARED_DEPLOYMENTS = "finance-kpi-deployment"
+
+
 def _worker() -> str | None:
     """This process's pytest-xdist worker id (gw0, gw1, ...), None when not under xdist."""
     return os.environ.get("PYTEST_XDIST_WORKER")

@@ -86,12 +86,13 @@ def test_ledger_database_down_is_a_clean_error(capsys, monkeypatch) -> None:
     assert "pw@" not in err
 
 
+@pytest.mark.xdist_group("finance-kpi-deployment")  # tests/conftest.py: SHARED_DEPLOYMENTS
 def test_submitting_twice_with_one_token_creates_one_flow_run(capsys, home, manifests):
     from prefect import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists
 
-    from barecount.names import ENTRYPOINT, FLOW_NAME, WORK_POOL
+    from barecount.names import ENTRYPOINT, FLOW_NAME, OWNED_TAG, WORK_POOL
 
     with get_client(sync_client=True) as client:
         try:
@@ -99,13 +100,27 @@ def test_submitting_twice_with_one_token_creates_one_flow_run(capsys, home, mani
         except ObjectAlreadyExists:
             pass
         flow_id = client.create_flow_from_name(FLOW_NAME)
-        client.create_deployment(
+        deployment_id = client.create_deployment(
             flow_id=flow_id,
             name="finance-kpi",
             entrypoint=ENTRYPOINT,
             work_pool_name=WORK_POOL,
             parameters={"pipeline": "finance-kpi"},
+            tags=[OWNED_TAG],
         )
+    try:
+        submit_twice(capsys, manifests)
+    finally:  # the deployment and its run are the session server's shared state
+        with get_client(sync_client=True) as client:
+            for flow_run in client.read_flow_runs():
+                if flow_run.deployment_id == deployment_id:
+                    client.delete_flow_run(flow_run.id)
+            client.delete_deployment(deployment_id)
+
+
+def submit_twice(capsys, manifests) -> None:
+    from prefect import get_client
+
     args = [
         "run",
         "finance-kpi",

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from bc_testkit import wait_for
+from bc_testkit import forget_deployments, wait_for
 from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import (
@@ -37,6 +37,7 @@ PREFECT = str(Path(sys.executable).parent / "prefect")
 
 
 def deploy_project(manifests: Path, project: Path) -> None:
+    forget_deployments("governed-pipeline/finance-kpi", "governed-pipeline/finance-rollup")
     shutil.copytree(REPO / "flows", project / "flows")
     shutil.copytree(manifests, project / "manifests")
     (project / "deployments").mkdir()
@@ -92,6 +93,7 @@ def first_run(pipeline: str, partition: str) -> PipelineRun | None:
         ).scalar_one_or_none()
 
 
+@pytest.mark.xdist_group("finance-kpi-deployment")  # tests/conftest.py: SHARED_DEPLOYMENTS
 @pytest.mark.usefixtures("prefect_api")
 def test_source_event_runs_finance_then_downstream_on_a_worker(
     capsys, home: Path, manifests: Path, tmp_path: Path

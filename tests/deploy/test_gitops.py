@@ -56,6 +56,11 @@ def cli(capsys, command: str, manifests: Path, *names: str, extra: tuple[str, ..
     return run(capsys, command, "-m", str(manifests), "--project", str(REPO), *only, *extra)
 
 
+# Its deployments trigger on erp.invoices like finance-kpi's: an event another test emits
+# would start them on that test's worker (tests/conftest.py: SHARED_DEPLOYMENTS).
+pytestmark = pytest.mark.xdist_group("finance-kpi-deployment")
+
+
 def on_server(name: str):
     """The deployment and the automations related to it, or (None, [])."""
     with get_client(sync_client=True) as client:

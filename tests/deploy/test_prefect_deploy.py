@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from bc_testkit import wait_for
+from bc_testkit import forget_deployments, wait_for
 from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists
@@ -35,6 +35,7 @@ async def automations_of(deployment_id) -> list:
         return await client.read_resource_related_automations(f"prefect.deployment.{deployment_id}")
 
 
+@pytest.mark.xdist_group("finance-kpi-deployment")  # tests/conftest.py: SHARED_DEPLOYMENTS
 def test_prefect_deploy_accepts_compiled_file(prefect_api: str, tmp_path: Path) -> None:
     # deploy from a copy of the project, with a manifest changed so that the test
     # proves the file we compiled (not the committed one) is what Prefect reads
@@ -44,6 +45,7 @@ def test_prefect_deploy_accepts_compiled_file(prefect_api: str, tmp_path: Path) 
     pipeline = project / "manifests" / "pipelines" / "finance-kpi.yaml"
     pipeline.write_text(pipeline.read_text().replace('cron: "0 0 * * *"', 'cron: "15 1 * * *"'))
     compiled = render_prefect_yaml(compile_project(load_manifests(project / "manifests")))
+    forget_deployments("governed-pipeline/finance-kpi", "governed-pipeline/finance-rollup")
     (project / "deployments").mkdir()
     (project / "deployments" / "prefect.yaml").write_text(compiled)
     ensure_process_pool()

@@ -28,6 +28,7 @@ def published(pipeline: str, partition: str) -> bool:
         )
 
 
+@pytest.mark.xdist_group("finance-kpi-deployment")  # tests/conftest.py: SHARED_DEPLOYMENTS
 @pytest.mark.usefixtures("prefect_api")
 def test_serve_runs_pipelines_on_their_triggers(
     capsys, home: Path, manifests: Path, monkeypatch: pytest.MonkeyPatch

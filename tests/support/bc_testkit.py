@@ -183,3 +183,25 @@ def wait_for_pause(partition: str, process, timeout: float = 90):
         what=f"a paused hold for {partition}",
         process=process,
     )
+
+
+def forget_deployments(*names: str) -> None:
+    """Delete these deployments (``flow/name``) with their flow runs and trigger automations
+    from the session's server, so a test that owns them starts from a clean slate."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        for name in names:
+            try:
+                deployment = client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                continue
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+            )
+            for run in runs:
+                client.delete_flow_run(run.id)
+            client.delete_resource_owned_automations(f"prefect.deployment.{deployment.id}")
+            client.delete_deployment(deployment.id)
