@@ -90,6 +90,10 @@ class NotPausedError(BareCountError, RuntimeError):
     """A governance decision sent to a run that is not (or no longer) paused."""
 
 
+class NotAnApproverError(BareCountError, PermissionError):
+    """Someone who does not approve for the owning team tried a governance action."""
+
+
 class NoSuchHoldError(BareCountError, LookupError):
     """No pending governance hold matches what the user named."""
 

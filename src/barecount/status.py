@@ -12,6 +12,8 @@ class RunStatus(StrEnum):
     HELD = "held"  # waits for a governance decision on a drift
     PUBLISHED = "published"
     ALREADY_PUBLISHED = "already-published"
+    RESTATED = "restated"  # published a new version of an already published partition
+    NEEDS_RESTATEMENT = "needs-restatement"  # published under another token; nothing published
     COMPLETED = "completed"  # ran to the end; the pipeline publishes no KPIs
     FAILED = "failed"
     REJECTED = "rejected"
@@ -23,7 +25,14 @@ class RunStatus(StrEnum):
     NOT_RUN = "not-run"  # a backfill stopped before starting it (fail-fast)
 
 
-SUCCEEDED = frozenset({RunStatus.PUBLISHED, RunStatus.ALREADY_PUBLISHED, RunStatus.COMPLETED})
+SUCCEEDED = frozenset(
+    {
+        RunStatus.PUBLISHED,
+        RunStatus.RESTATED,
+        RunStatus.ALREADY_PUBLISHED,
+        RunStatus.COMPLETED,
+    }
+)
 FAILED = frozenset({RunStatus.FAILED, RunStatus.REJECTED, RunStatus.TIMED_OUT, RunStatus.BLOCKED})
 # Statuses a run can end with; a held run still waits, a running one is not over.
 TERMINAL = frozenset(RunStatus) - {RunStatus.RUNNING, RunStatus.HELD}
@@ -38,6 +47,7 @@ class HoldStatus(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     TIMED_OUT = "timed-out"
+    WITHDRAWN = "withdrawn"
 
 
 OPEN_HOLDS = frozenset({HoldStatus.PENDING})

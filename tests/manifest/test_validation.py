@@ -84,7 +84,7 @@ def test_unknown_field_names_line_and_suggests(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("needs: [ingest]", "nedds: [ingest]"))
     assert problems(root) == [
         "pipelines/orders.yaml:9: spec.stages[1]: unknown field 'nedds' (did you mean 'needs'?); "
-        "allowed: name, kind, run, needs, contract, publishes, retries, timeout_seconds, params"
+        "allowed: name, kind, run, needs, contract, publishes, retries, timeout_seconds, params, code_version"
     ]
 
 

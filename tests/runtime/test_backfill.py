@@ -180,7 +180,7 @@ def test_replay_verify_passes_and_catches_a_nondeterministic_stage(
     code = main(["replay", good["token"], "--verify", "-m", str(manifests)])
     out = capsys.readouterr().out
     assert code == 0
-    assert f"under {good['token']}: already-published" in out
+    assert f"under {good['token']}: completed" in out
     assert out.count(": same (recorded") == 3
 
     write_pipeline(
@@ -217,3 +217,34 @@ def test_replay_verify_passes_and_catches_a_nondeterministic_stage(
             .where(Publication.token == wobbly["token"])
         ).scalar_one()
     assert published == 1  # the replay published nothing again
+
+
+def test_backfill_exits_1_naming_failed_partitions_and_dry_runs_record_nothing(
+    capsys, home: Path, manifests: Path
+) -> None:
+    small(manifests)
+    landing = home / "landing" / "erp.invoices"
+    landing.mkdir(parents=True)
+    (landing / "2026-05-02.csv").write_text("this is not,a CSV export\x00\n")
+    args = ["backfill", "finance-kpi", "--start", "2026-05-01", "--end", "2026-05-03"]
+    capsys.readouterr()
+    assert main([*args, "-m", str(manifests)]) == 1
+    err = capsys.readouterr().err
+    assert "1 partition(s) not published: 2026-05-02 (failed)" in err
+    assert "Traceback" not in err
+
+    assert main(["backfills", "--json"]) == 0
+    before = capsys.readouterr().out
+    assert main([*args, "-m", str(manifests), "--dry-run", "--mode", "all"]) == 0
+    assert "planned-run 3" in capsys.readouterr().out
+    assert main(["backfills", "--json"]) == 0
+    assert capsys.readouterr().out == before  # a dry run is not a backfill on record
+
+    code = main([*args, "-m", str(manifests), "--dry-run", "--contract", "invoices@9.9.9"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert (
+        "contract 'invoices' has no version '9.9.9' on record (known: 1.0.0); pin one of "
+        "those, e.g. invoices@1.0.0"
+    ) in captured.err
+    assert "Traceback" not in captured.err

@@ -205,3 +205,88 @@ def forget_deployments(*names: str) -> None:
                 client.delete_flow_run(run.id)
             client.delete_resource_owned_automations(f"prefect.deployment.{deployment.id}")
             client.delete_deployment(deployment.id)
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def deploy_project(manifests: Path, project: Path, *pipelines: str) -> Path:
+    """A project folder (flows/, a copy of ``manifests``) applied to the session's server:
+    its pipelines' deployments on the 'barecount' process pool, scheduled leftovers of other
+    tests removed from the pool. Returns the project's manifests folder."""
+    import shutil
+
+    from prefect import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        WorkPoolFilter,
+        WorkPoolFilterName,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.exceptions import ObjectAlreadyExists
+
+    from barecount.cli.main import main
+    from barecount.names import WORK_POOL, deployment_name
+
+    pipelines = pipelines or ("finance-kpi", "finance-rollup")
+    forget_deployments(*(deployment_name(p) for p in pipelines))
+    shutil.copytree(REPO / "flows", project / "flows")
+    shutil.copytree(manifests, project / "manifests")
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
+        except ObjectAlreadyExists:
+            pass
+        stale = client.read_flow_runs(
+            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[WORK_POOL])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+            ),
+        )
+        for run in stale:
+            client.delete_flow_run(run.id)
+    only = [arg for p in pipelines for arg in ("--only", p)]
+    args = ["apply", "-m", str(project / "manifests"), "--project", str(project), *only]
+    assert main(args) == 0, "barecount apply failed"
+    return project / "manifests"
+
+
+class ProcessWorker:
+    """`prefect worker start` on the 'barecount' pool, polling every second, in ``cwd``."""
+
+    def __init__(self, cwd: Path):
+        import os
+        import subprocess
+        import sys
+
+        from barecount.names import WORK_POOL
+
+        prefect = str(Path(sys.executable).parent / "prefect")
+        self.process = subprocess.Popen(
+            [prefect, "worker", "start", "--pool", WORK_POOL, "--type", "process"],
+            cwd=cwd,
+            env={
+                **os.environ,
+                "PREFECT_WORKER_QUERY_SECONDS": "1",
+                "PREFECT_WORKER_PREFETCH_SECONDS": "5",
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def __enter__(self) -> ProcessWorker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import subprocess
+
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

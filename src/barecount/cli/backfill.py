@@ -11,6 +11,10 @@ from rich.table import Table
 from barecount.cli.output import out, print_json
 from barecount.errors import BareCountError
 from barecount.settings import get_settings
+from barecount.status import FAILED, RunStatus
+
+# partitions that make a backfill exit 1
+NOT_DONE = FAILED | {RunStatus.HELD, RunStatus.WAITING, RunStatus.NOT_RUN}
 
 
 def backfill(
@@ -25,8 +29,15 @@ def backfill(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; run nothing."),
     manifests: Path | None = typer.Option(None, "--manifests", "-m", help="Manifests folder."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    restate: bool = typer.Option(
+        False, "--restate", help="With --mode all: publish new versions (restatements)."
+    ),
+    reason: str | None = typer.Option(None, "--reason", help="Why (required with --restate)."),
 ) -> None:
-    """Backfill PIPELINE from --start to --end; 'barecount backfill show ID' shows one."""
+    """Backfill PIPELINE from --start to --end; 'barecount backfill show ID' shows one.
+
+    Exits 1 when any partition failed, was blocked or held, naming them.
+    """
     if pipeline == "show":
         if backfill_id is None:
             raise BareCountError("give the backfill ID: barecount backfill show ID")
@@ -34,14 +45,8 @@ def backfill(
         return
     if start is None or end is None:
         raise BareCountError("a backfill needs --start and --end partition keys")
-    from barecount.manifest import load_manifests
-    from barecount.manifest.partitions import partition_range
-    from barecount.runtime.backfill import parse_pins
-
     folder = manifests or get_settings().manifests
-    spec = load_manifests(folder).pipeline(pipeline)
-    partition_range(start, end, spec.spec.partition)  # bad keys fail here, before Prefect
-    parse_pins(contract)
+    restate_reason = _check_request(folder, pipeline, start, end, contract, mode, restate, reason)
     state = _run_backfill(
         pipeline,
         quiet=as_json or dry_run,
@@ -53,6 +58,7 @@ def backfill(
         fail_fast=fail_fast,
         dry_run=dry_run,
         manifests=str(folder.absolute()),
+        restate_reason=restate_reason,
     )
     if not state.is_completed():
         error = state.result(raise_on_failure=False)
@@ -60,8 +66,44 @@ def backfill(
     summary = state.result()
     if as_json:
         print_json(summary)
-        return
-    _print_plan(summary)
+    else:
+        _print_plan(summary)
+    unfinished = [o for o in summary.get("outcomes", []) if o["outcome"] in NOT_DONE]
+    if unfinished:
+        listed = ", ".join(f"{o['partition']} ({o['outcome']})" for o in unfinished)
+        raise BareCountError(
+            f"backfill {summary['backfill_id']}: {len(unfinished)} partition(s) not published: "
+            f"{listed}; 'barecount backfill show {summary['backfill_id']}' has the details"
+        )
+
+
+def _check_request(folder, pipeline, start, end, contract, mode, restate, reason) -> str | None:
+    """Refuse bad input here, before Prefect: keys, mode, pins and the versions they name.
+    Returns the restatement's reason, if one was asked for."""
+    from barecount.cli.run import restate_reason_of
+    from barecount.ledger import get_ledger
+    from barecount.manifest import load_manifests
+    from barecount.manifest.partitions import partition_range
+    from barecount.runtime.backfill import MODES, check_pins, parse_pins
+    from barecount.runtime.plan import contract_names
+
+    if mode not in MODES:
+        raise BareCountError(f"unknown --mode {mode!r}; use one of {', '.join(MODES)}")
+    restate_reason = restate_reason_of(restate, reason)
+    if restate_reason and mode != "all":
+        raise BareCountError("--restate republishes published partitions: use it with --mode all")
+    loaded = load_manifests(folder)
+    spec = loaded.pipeline(pipeline)
+    partition_range(start, end, spec.spec.partition)
+    pins = parse_pins(contract)
+    unknown = sorted(set(pins) - set(contract_names(spec)))
+    if unknown:
+        raise BareCountError(
+            f"pipeline {pipeline!r} is not governed by contract(s) {', '.join(unknown)}; its "
+            f"contracts: {', '.join(contract_names(spec)) or 'none'}"
+        )
+    check_pins(get_ledger(), loaded, pins)
+    return restate_reason
 
 
 def _run_backfill(pipeline: str, *, quiet: bool, **parameters):
@@ -193,17 +235,23 @@ def backfills(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
 def replay(
     token: str = typer.Argument(..., help="Run token to replay."),
     verify: bool = typer.Option(
-        False, "--verify", help="Recompute without the cache and compare output fingerprints."
+        False,
+        "--verify",
+        help="Recompute every stage into a scratch warehouse and compare output fingerprints; "
+        "exit 1 on a difference. Changes nothing live.",
     ),
     manifests: Path | None = typer.Option(None, "--manifests", "-m", help="Manifests folder."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Re-run a past run under its token and contract versions: same outputs, no new publication."""
+    """Re-run a past run under its token and the contract versions it ended under (after any
+    approval): same outputs, nothing published. --verify recomputes into a scratch warehouse."""
     from barecount.ledger import get_ledger
+    from barecount.ledger.views import versions_ended_under
     from barecount.prefect_api import resolve_api_url, use_api
 
     settings = get_settings()
-    first = get_ledger(settings).evidence(token=token).runs[0]
+    with get_ledger(settings).session() as session:
+        first, pins = versions_ended_under(session=session, token=token)
     folder = manifests or settings.manifests
     with use_api(resolve_api_url(settings)):
         from barecount.runtime.flows import governed_pipeline
@@ -214,7 +262,7 @@ def replay(
             run_token=token,
             manifests=str(folder.absolute()),
             trigger="replay",
-            contract_pins=dict(first.contract_versions),
+            contract_pins=pins,
             verify=verify,
             return_state=True,
         )

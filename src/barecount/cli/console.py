@@ -69,4 +69,3 @@ def token(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(console_app, name="console")
-

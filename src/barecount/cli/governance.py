@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
@@ -27,18 +29,29 @@ def generate(
     out.file.write(f'    - {{name: {name}, public_key: "{line}"}}\n')
 
 
-def pending(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Runs paused at a contract gate, waiting for a governance decision."""
+def pending(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Holds waiting for a governance decision: runs paused at a contract gate, and orphaned
+    holds whose run no longer waits (killed, or a backfill that went on)."""
     from barecount.ledger import get_ledger
+    from barecount.prefect_api import resolve_api_url, use_api
+    from barecount.runtime.orphans import is_orphaned
 
-    holds = get_ledger().pending_holds()
+    settings = get_settings()
+    ledger = get_ledger(settings)
+    holds = ledger.pending_holds()
+    with use_api(resolve_api_url(settings)):
+        orphaned = {check.id: is_orphaned(ledger, check) for check, _ in holds}
     rows = [
         {
+            "hold": check.id,
             "flow_run_id": check.flow_run_id,
             "token": check.token,
             "pipeline": check.pipeline,
             "partition": check.partition,
             "contract": f"{check.contract}@{check.contract_version}",
+            "waiting": "orphaned" if orphaned[check.id] else "paused",
             "drift": event.detail,
             "waiting_since": event.recorded_at.isoformat(timespec="seconds"),
         }
@@ -50,46 +63,59 @@ def pending(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -
     if not rows:
         out.print("nothing waits for governance")
         return
-    table = Table("flow run", "pipeline", "partition", "contract", "drift", "waiting since (UTC)")
+    table = Table("hold", "flow run", "pipeline", "partition", "contract", "waiting", "drift")
     for row in rows:
         table.add_row(
+            str(row["hold"]),
             row["flow_run_id"],
             row["pipeline"],
             row["partition"],
             row["contract"],
+            row["waiting"],
             row["drift"],
-            row["waiting_since"],
         )
     out.print(table)
 
 
+RUN_HELP = "Prefect flow run id or run token of the held run."
+MANIFESTS_HELP = "Manifests folder (the owning team's approvers and the contract)."
+
+
 def approve(
-    run: str = typer.Argument(..., help="Prefect flow run id or run token of the paused run."),
+    run: str = typer.Argument(..., help=RUN_HELP),
     approver: str = typer.Option(..., "--as", help="Your approver name."),
     reason: str = typer.Option("", "--reason", help="Why; kept in the ledger."),
-    wait: float = typer.Option(60, "--wait", help="Seconds to wait for the run's verdict."),
+    wait: float = typer.Option(60, "--wait", help="Seconds to wait for a paused run's verdict."),
+    manifests: Path | None = typer.Option(None, "--manifests", "-m", help=MANIFESTS_HELP),
 ) -> None:
-    """Approve the drift a paused run waits on; the run continues under its token."""
-    _decide(run, "approve", approver, reason, wait)
+    """Approve a held drift: a paused run continues under its token; for an orphaned hold the
+    new contract version is registered and the held partitions are queued again."""
+    _decide(run, "approve", approver, reason, wait, manifests)
 
 
 def reject(
-    run: str = typer.Argument(..., help="Prefect flow run id or run token of the paused run."),
+    run: str = typer.Argument(..., help=RUN_HELP),
     approver: str = typer.Option(..., "--as", help="Your approver name."),
     reason: str = typer.Option(..., "--reason", help="Why (required)."),
-    wait: float = typer.Option(60, "--wait", help="Seconds to wait for the run's verdict."),
+    wait: float = typer.Option(60, "--wait", help="Seconds to wait for a paused run's verdict."),
+    manifests: Path | None = typer.Option(None, "--manifests", "-m", help=MANIFESTS_HELP),
 ) -> None:
-    """Reject the drift a paused run waits on; the run fails and nothing downstream runs."""
-    _decide(run, "reject", approver, reason, wait)
+    """Reject a held drift: the run fails (or, orphaned, is recorded as rejected) and nothing
+    downstream runs; the contract is no longer blocked."""
+    _decide(run, "reject", approver, reason, wait, manifests)
 
 
-def _decide(run: str, decision: str, approver: str, reason: str, wait: float) -> None:
+def _decide(
+    run: str, decision: str, approver: str, reason: str, wait: float, manifests: Path | None
+) -> None:
     from barecount.ledger import get_ledger
     from barecount.runtime.resume import send_decision
 
+    settings = get_settings()
     sent = send_decision(
-        get_settings(),
-        get_ledger(),
+        settings,
+        get_ledger(settings),
+        manifests or settings.manifests,
         run,
         decision=decision,
         approver=approver,
@@ -97,25 +123,80 @@ def _decide(run: str, decision: str, approver: str, reason: str, wait: float) ->
         wait=wait,
     )
     check, verdict = sent.check, sent.verdict
-    out.print(
-        f"sent {decision} by {approver} ({'signed' if sent.signed else 'unsigned'}) to flow run "
-        f"{check.flow_run_id}"
+    signed = "signed" if sent.signed else "unsigned"
+    where = (
+        f"the orphaned hold of {check.pipeline} {check.partition} (flow run "
+        f"{check.flow_run_id} no longer waits)"
+        if sent.orphaned
+        else f"flow run {check.flow_run_id}"
     )
+    out.print(f"sent {decision} by {approver} ({signed}) to {where}")
     if verdict is None:
         out.print(f"no verdict from the run within {wait:g} s; check 'barecount pending'")
         return
     if not verdict.accepted:
-        raise BareCountError(f"refused: {verdict.verdict}; the run is paused again")
+        still = "the hold still waits" if sent.orphaned else "the run is paused again"
+        raise BareCountError(f"refused: {verdict.verdict}; {still}")
     version = (
         f"; contract {check.contract} is now version {verdict.new_version}"
         if verdict.new_version
         else ""
     )
     out.print(f"[green]accepted:[/] {decision}{version}")
+    _print_requeued(check.id)
+
+
+def _print_requeued(hold_id: int) -> None:
+    from sqlalchemy import select
+
+    from barecount.ledger import get_ledger
+    from barecount.ledger.models import RequeuedRun
+
+    with get_ledger().session() as session:
+        rows = (
+            session.execute(select(RequeuedRun).where(RequeuedRun.hold_check_id == hold_id))
+            .scalars()
+            .all()
+        )
+    for row in rows:
+        how = f"flow run {row.flow_run_id}" if row.flow_run_id else f"not queued: {row.error}"
+        out.print(f"queued again: {row.pipeline} {row.partition} ({how})")
+
+
+hold_app = typer.Typer(help="Governance holds.", no_args_is_help=True)
+
+
+@hold_app.command("withdraw")
+def withdraw(
+    hold: str = typer.Argument(
+        ..., help="Hold id (see 'barecount pending'), flow run id or token."
+    ),
+    approver: str = typer.Option(..., "--as", help="Your approver name."),
+    reason: str = typer.Option(..., "--reason", help="Why (required)."),
+    manifests: Path | None = typer.Option(None, "--manifests", "-m", help=MANIFESTS_HELP),
+) -> None:
+    """Withdraw a pending hold without deciding the drift: it stops blocking its contract."""
+    from barecount.ledger import get_ledger
+    from barecount.manifest import load_manifests
+    from barecount.runtime.orphans import withdraw_hold
+    from barecount.runtime.resume import find_hold
+
+    settings = get_settings()
+    ledger = get_ledger(settings)
+    check = find_hold(ledger, hold)
+    withdraw_hold(
+        ledger,
+        load_manifests(manifests or settings.manifests),
+        check,
+        approver=approver,
+        reason=reason,
+    )
+    out.print(f"withdrew hold {check.id} of {check.pipeline} {check.partition}")
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
+    app.add_typer(hold_app, name="hold")
     app.command("pending")(pending)
     app.command("approve")(approve)
     app.command("reject")(reject)

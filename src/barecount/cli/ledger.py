@@ -56,10 +56,16 @@ def show(
     token: str = typer.Option(..., "--token", "-t", help="Run token."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Everything recorded under a run token: runs, attempts, retries, publications."""
+    """Everything recorded under a run token: runs, attempts, retries, publications, and
+    every version of its partition's KPIs (which one is in force, what each superseded)."""
     from barecount.ledger import get_ledger
+    from barecount.ledger.publish import history
 
-    found = get_ledger().evidence(token=token)
+    ledger = get_ledger()
+    found = ledger.evidence(token=token)
+    with ledger.session() as session:
+        first = found.runs[0]
+        versions = history(session=session, pipeline=first.pipeline, partition=first.partition)
     if as_json:
         print_json(
             {
@@ -68,10 +74,42 @@ def show(
                 "attempts": [a.model_dump(mode="json") for a in found.attempts],
                 "publications": [p.model_dump(mode="json") for p in found.publications],
                 "summaries": [s.model_dump(mode="json") for s in found.summaries],
+                "versions": [v.model_dump(mode="json") for v in versions],
             }
         )
         return
     _print_evidence(token, found)
+    _print_versions(versions)
+
+
+def _print_versions(versions) -> None:
+    from rich.markup import escape
+
+    if not versions:
+        return
+    in_force = max(v.version for v in versions)
+    table = Table(
+        "version",
+        "KPI",
+        "token",
+        "supersedes",
+        "by",
+        "reason",
+        "in force",
+        title="versions of this partition's KPIs",
+        title_justify="left",
+    )
+    for v in versions:
+        table.add_row(
+            str(v.version),
+            v.kpi,
+            v.token,
+            str(v.supersedes or ""),
+            escape(v.requested_by or ""),
+            escape(v.reason),  # what people typed is text, never markup
+            "yes" if v.version == in_force else "",
+        )
+    out.print(table)
 
 
 def _print_evidence(token: str, found) -> None:

@@ -26,6 +26,12 @@ def run(
         help="Create a run of the pipeline's deployment for a worker instead of running here; "
         "the run token is its idempotency key.",
     ),
+    restate: bool = typer.Option(
+        False,
+        "--restate",
+        help="Publish a new version of a partition already published under another token.",
+    ),
+    reason: str | None = typer.Option(None, "--reason", help="Why (required with --restate)."),
 ) -> None:
     """Run PIPELINE for one partition and print its KPIs and the Prefect UI link."""
     from barecount.manifest import load_manifests
@@ -39,13 +45,25 @@ def run(
         partition = parse_partition(partition, spec.spec.partition).key
     if token is not None:
         check_token(token)
+    restate_reason = restate_reason_of(restate, reason)
 
-    from barecount.prefect_api import resolve_api_url, ui_url, use_api
+    from barecount.prefect_api import resolve_api_url
 
     api = resolve_api_url(settings)
     if deployment:
         _submit(folder, pipeline, partition, token, api, as_json)
         return
+    summary = _run_here(api, pipeline, partition, token, folder, restate_reason)
+    if as_json:
+        print_json(summary)
+        return
+    _print_summary(summary)
+
+
+def _run_here(api, pipeline, partition, token, folder, restate_reason) -> dict:
+    """Run the flow in this process; its summary, or a BareCountError saying why not."""
+    from barecount.prefect_api import ui_url, use_api
+
     with use_api(api):
         from barecount.runtime.flows import governed_pipeline
 
@@ -55,6 +73,7 @@ def run(
             run_token=token,
             manifests=str(folder.absolute()),
             trigger="cli",
+            restate_reason=restate_reason,
             return_state=True,
         )
     run_url = f"{ui_url(api)}/runs/flow-run/{state.state_details.flow_run_id}"
@@ -62,12 +81,16 @@ def run(
         error = state.result(raise_on_failure=False)
         message = str(error) if isinstance(error, BaseException) else (state.message or state.name)
         raise BareCountError(f"{message}\nPrefect run: {run_url}")
-    summary = state.result()
-    summary["prefect_run_url"] = run_url
-    if as_json:
-        print_json(summary)
-        return
-    _print_summary(summary)
+    return state.result() | {"prefect_run_url": run_url}
+
+
+def restate_reason_of(restate: bool, reason: str | None) -> str | None:
+    """The restatement's reason; --restate and --reason go together."""
+    if restate and not (reason or "").strip():
+        raise BareCountError('a restatement needs a reason: --restate --reason "..."')
+    if reason is not None and not restate:
+        raise BareCountError("--reason goes with --restate; add --restate to publish a new version")
+    return reason.strip() if restate and reason else None
 
 
 def _submit(folder, pipeline, partition, token, api, as_json) -> None:
@@ -120,6 +143,8 @@ def _print_summary(summary: dict) -> None:
     out.print(table)
     out.print(f"run token:   {summary['token']}")
     out.print(f"evidence:    {_evidence_line(summary)}")
+    if summary["status"] in (RunStatus.NEEDS_RESTATEMENT, RunStatus.RESTATED):
+        out.print(f"publication: {summary['detail']}")
     out.print(f"Prefect run: {summary['prefect_run_url']}")
 
 
@@ -133,6 +158,8 @@ def _evidence_line(summary: dict) -> str:
     status = {
         RunStatus.PUBLISHED: f"published {len(summary['kpis'])} KPI(s) under this token",
         RunStatus.ALREADY_PUBLISHED: "already published under this token: nothing published again",
+        RunStatus.RESTATED: f"restated {len(summary['kpis'])} KPI(s) under this token",
+        RunStatus.NEEDS_RESTATEMENT: "published under another token: nothing published",
     }.get(summary["status"], summary["status"])
     return (
         f"{len(rows)} stage(s), {sum(r['attempts'] for r in rows)} attempt(s), "

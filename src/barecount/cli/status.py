@@ -57,6 +57,9 @@ def _row(found: Any) -> dict[str, Any]:
         "attempts": last.attempt_count if last else 0,
         "retries": last.retries if last else 0,
         "token": last.run.token if last else None,
+        "in_force": {"version": found.in_force.version, "token": found.in_force.token}
+        if found.in_force
+        else None,
         "pending_approvals": [
             {
                 "flow_run_id": c.flow_run_id,

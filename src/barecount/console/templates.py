@@ -119,6 +119,10 @@ EVIDENCE = """{% extends "layout" %}{% from "diff" import diff_table %}{% block 
 {% if t.publications %}<table><tr><th>KPI</th><th>partition</th><th>value</th><th>stage</th><th>output fingerprint</th><th>ledger row</th></tr>
 {% for p in t.publications %}<tr><td>{{ p.kpi }}</td><td>{{ p.partition }}</td><td>{{ p.value }}</td><td>{{ p.stage }}</td><td><code>{{ p.output_fingerprint[:23] }}</code></td><td>#{{ p.id }} <code>{{ p.hash[:19] }}</code></td></tr>{% endfor %}</table>
 {% else %}<p class="muted">nothing published under this token</p>{% endif %}
+<h2>Versions of this partition's KPIs</h2>
+{% if ev.versions %}<table><tr><th>version</th><th>KPI</th><th>token</th><th>supersedes</th><th>by</th><th>reason</th><th>in force</th></tr>
+{% set top = ev.versions | map(attribute="version") | max %}{% for v in ev.versions %}<tr><td>{{ v.version }}</td><td>{{ v.kpi }}</td><td><a href="/evidence/{{ v.token | urlencode }}"><code>{{ v.token }}</code></a></td><td>{{ v.supersedes or "" }}</td><td>{{ v.requested_by or "" }}</td><td>{{ v.reason }}</td><td>{{ "yes" if v.version == top else "" }}</td></tr>{% endfor %}</table>
+{% else %}<p>none</p>{% endif %}
 <h2>Runs under the token</h2>
 <table><tr><th>run</th><th>pipeline</th><th>partition</th><th>trigger</th><th>outcome</th><th>Prefect</th></tr>
 {% for r in t.runs %}<tr><td>#{{ r.id }}</td><td>{{ r.pipeline }}</td><td>{{ r.partition }}</td><td>{{ r.trigger }}</td>

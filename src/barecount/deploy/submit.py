@@ -8,6 +8,7 @@ from prefect.deployments import run_deployment
 
 from barecount.ledger import Ledger
 from barecount.manifest import ManifestSet
+from barecount.manifest.partitions import parse_partition
 from barecount.names import deployment_name
 from barecount.runtime.plan import RunPlan, contract_names, plan_run
 
@@ -27,11 +28,12 @@ def submit_run(
     The run token is the Prefect idempotency key: asking twice for the same token
     returns the flow run created the first time instead of a second one.
     """
-    in_force = ledger.versions_in_force(
-        manifests=manifests, contracts=contract_names(manifests.pipeline(pipeline))
-    )
+    spec = manifests.pipeline(pipeline)
+    in_force = ledger.versions_in_force(manifests=manifests, contracts=contract_names(spec))
     versions = {name: row.version for name, row in in_force.items()}
-    plan = plan_run(manifests, pipeline, partition, versions=versions, token=token)
+    key = parse_partition(partition, spec.spec.partition).key
+    upstream = ledger.upstream_tokens(pipeline=spec, partition=key)
+    plan = plan_run(manifests, pipeline, key, versions=versions, upstream=upstream, token=token)
     parameters: dict[str, Any] = {
         "pipeline": pipeline,
         "partition": plan.partition,

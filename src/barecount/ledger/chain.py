@@ -54,10 +54,16 @@ def row_hash(row: Chained) -> str:
 
 
 def _head(session: Session) -> ChainHead:
+    """The chain head, locked for this transaction; read once per transaction."""
+    held = session.info.get("chain_head")
+    if held is not None and session.in_transaction() and held[0] is session.get_transaction():
+        return held[1]
     query = select(ChainHead).where(ChainHead.id == 1)
     if session.get_bind().dialect.name != "sqlite":  # SQLite locks at BEGIN IMMEDIATE
         query = query.with_for_update()
-    return session.execute(query).scalar_one()  # created with the schema (ledger.db)
+    head = session.execute(query).scalar_one()  # created with the schema (ledger.engine)
+    session.info["chain_head"] = (session.get_transaction(), head)
+    return head
 
 
 def lock_chain(session: Session) -> None:

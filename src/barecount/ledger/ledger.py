@@ -33,6 +33,7 @@ from barecount.ledger.models import (
     RunSummary,
     StageAttempt,
 )
+from barecount.ledger.publish import PublishOutcome, Restatement, publish
 from barecount.manifest.models import Pipeline, PipelinePublished
 
 if TYPE_CHECKING:
@@ -111,25 +112,26 @@ class Ledger:
             return store.finish_run(session=session, run=run, status=status, **fields)
 
     def publish(
-        self, *, run: PipelineRun, stage: str, kpis: Mapping[str, float | None], fingerprint: str
-    ) -> store.PublishOutcome:
-        """Publish the KPI values of a run, all or nothing, at most once per token.
+        self,
+        *,
+        run: PipelineRun,
+        stage: str,
+        kpis: Mapping[str, float | None],
+        fingerprint: str,
+        restatement: Restatement | None = None,
+    ) -> PublishOutcome:
+        """Publish a run's KPIs: once per token, one version in force per partition.
 
-        The unique constraint on (pipeline, kpi, partition, token) is what enforces
-        "at most once", also between processes racing each other; the look-up after a
-        conflict only tells the caller what was there.
+        A writer that loses a race at the database's unique constraints reads again and
+        reports what won (already published, or in force under another token).
         """
+        fields = {"run": run, "stage": stage, "kpis": kpis, "fingerprint": fingerprint}
         try:
             with self.session() as session:
-                rows = store.publish(
-                    session=session, run=run, stage=stage, kpis=kpis, fingerprint=fingerprint
-                )
-            return store.PublishOutcome(published=rows)
+                return publish(session=session, restatement=restatement, **fields)
         except IntegrityError:
             with self.session() as session:
-                return store.PublishOutcome(
-                    already=store.publications(session=session, token=run.token)
-                )
+                return publish(session=session, restatement=None, **fields)
 
     def record_check(self, *, check: GateCheck) -> GateCheck:
         return self.append(row=check)
@@ -184,6 +186,8 @@ class Ledger:
         """Each upstream pipeline (pipeline-published trigger) -> its token for the partition,
         None where the upstream has not published it yet."""
         upstream = [t.pipeline for t in pipeline.spec.triggers if isinstance(t, PipelinePublished)]
+        if not upstream:
+            return {}
         with self.session() as session:
             return store.published_tokens(session=session, pipelines=upstream, partition=partition)
 

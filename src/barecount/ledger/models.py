@@ -1,4 +1,5 @@
-"""Ledger tables. Rows are never updated: a later fact is a new row.
+"""Ledger tables (governance ones in governance_models). Rows are never updated: a later
+fact is a new row.
 
 Every table shares the chain columns: ``id`` is the row's place in one chain that
 runs across all tables, ``prev_hash`` the hash of the row before it, ``hash`` its own.
@@ -10,28 +11,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-
-class ChainHead(SQLModel, table=True):
-    """The last row of the chain; locked while a row is appended, so appends serialize."""
-
-    __tablename__ = "ledger_head"
-
-    id: int = Field(default=1, primary_key=True)
-    last_id: int = Field(default=0)
-    last_hash: str = Field(default="")
-
-
-class Chained(SQLModel):
-    """Columns every ledger row carries."""
-
-    id: int | None = Field(
-        default=None, primary_key=True, sa_column_kwargs={"autoincrement": False}
-    )
-    recorded_at: datetime | None = Field(default=None, index=True)
-    prev_hash: str = Field(default="", max_length=80)
-    hash: str = Field(default="", max_length=80)
+from barecount.ledger.base import Chained, ChainHead
+from barecount.ledger.governance_models import (
+    BlockedRun,
+    ContractVersion,
+    Decision,
+    GateCheck,
+    HoldEvent,
+    HoldWaiter,
+    RequeuedRun,
+)
 
 
 class PipelineRun(Chained, table=True):
@@ -88,6 +79,30 @@ class Publication(Chained, table=True):
     output_fingerprint: str = Field(max_length=80)
 
 
+class KpiVersion(Chained, table=True):
+    """Which publication of a pipeline/KPI/partition is in force: version 1 is the first
+    publication, each restatement the next, naming the version it supersedes, who asked
+    and why. The unique constraints let one row, and one token, hold each version, so
+    concurrent writers cannot both put a version in force."""
+
+    __tablename__ = "kpi_version"
+    __table_args__ = (
+        UniqueConstraint("pipeline", "kpi", "partition", "version", name="uq_kpi_version"),
+        UniqueConstraint("pipeline", "kpi", "partition", "token", name="uq_kpi_version_token"),
+    )
+
+    pipeline: str = Field(index=True, max_length=63)
+    kpi: str = Field(max_length=63)
+    partition: str = Field(index=True, max_length=32)
+    version: int
+    token: str = Field(index=True, max_length=128)
+    run_id: int
+    publication_id: int
+    supersedes: int | None = None  # the kpi_version row this one replaces
+    reason: str = ""
+    requested_by: str | None = Field(default=None, max_length=200)
+
+
 class RunSummary(Chained, table=True):
     """How a pipeline run ended."""
 
@@ -99,73 +114,6 @@ class RunSummary(Chained, table=True):
     detail: str = ""
     kpis: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     stages: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
-
-
-class ContractVersion(Chained, table=True):
-    """A version of a data contract: from the manifests, or approved from a drift."""
-
-    __tablename__ = "contract_version"
-
-    contract: str = Field(index=True, max_length=63)
-    version: str = Field(max_length=64)
-    fingerprint: str = Field(max_length=80)
-    columns: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
-    object_name: str = Field(max_length=128)
-    source: str = Field(max_length=20)  # manifest | approval | auto-approval
-    approved_by: str | None = Field(default=None, max_length=63)
-    token: str | None = Field(default=None, max_length=128)
-    document: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
-
-
-class GateCheck(Chained, table=True):
-    """A contract check of one ingestion stage's extract in one run."""
-
-    __tablename__ = "gate_check"
-
-    run_id: int = Field(index=True)
-    token: str = Field(index=True, max_length=128)
-    pipeline: str = Field(max_length=63)
-    partition: str = Field(max_length=32)
-    stage: str = Field(max_length=63)
-    contract: str = Field(index=True, max_length=63)
-    contract_version: str = Field(max_length=64)
-    flow_run_id: str | None = Field(default=None, max_length=64)
-    schema_fingerprint: str = Field(max_length=80)
-    extracted: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
-    outcome: str = Field(max_length=20)  # pass | auto-approved | hold | blocked
-    classification: str = Field(max_length=20)  # none | non-breaking | breaking
-    diff: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
-    detail: str = ""
-
-
-class HoldEvent(Chained, table=True):
-    """A change in a governance hold's status; the latest row per check is the status."""
-
-    __tablename__ = "hold_event"
-
-    check_id: int = Field(index=True)
-    contract: str = Field(index=True, max_length=63)
-    contract_version: str = Field(max_length=64)
-    status: str = Field(max_length=20)  # pending | approved | rejected | timed-out
-    detail: str = ""
-
-
-class Decision(Chained, table=True):
-    """A governance decision received for a hold, accepted or refused."""
-
-    __tablename__ = "governance_decision"
-
-    check_id: int = Field(index=True)
-    run_id: int = Field(index=True)
-    token: str = Field(index=True, max_length=128)
-    contract: str = Field(max_length=63)
-    decision: str = Field(max_length=20)
-    approver: str = Field(max_length=200)
-    reason: str = ""
-    signed: bool = False
-    accepted: bool
-    verdict: str = ""
-    new_version: str | None = Field(default=None, max_length=64)
 
 
 class Backfill(Chained, table=True):
@@ -237,4 +185,31 @@ CHAINED_TABLES: list[type[Chained]] = [
     BackfillOutcome,
     BackfillEnd,
     Alert,
+    KpiVersion,
+    HoldWaiter,
+    BlockedRun,
+    RequeuedRun,
+]
+
+
+__all__ = [
+    "CHAINED_TABLES",
+    "Alert",
+    "Backfill",
+    "BackfillEnd",
+    "BackfillOutcome",
+    "BlockedRun",
+    "ChainHead",
+    "Chained",
+    "ContractVersion",
+    "Decision",
+    "GateCheck",
+    "HoldEvent",
+    "HoldWaiter",
+    "KpiVersion",
+    "PipelineRun",
+    "Publication",
+    "RequeuedRun",
+    "RunSummary",
+    "StageAttempt",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -68,45 +68,6 @@ def finish_run(
             stages=dict(stages or {}),
         ),
     )
-
-
-@dataclass
-class PublishOutcome:
-    """What publishing a token's KPIs did: published now, or found published before."""
-
-    published: list[Publication] = field(default_factory=list)
-    already: list[Publication] = field(default_factory=list)
-
-    @property
-    def first_time(self) -> bool:
-        return bool(self.published)
-
-
-def publish(
-    *,
-    session: Session,
-    run: PipelineRun,
-    stage: str,
-    kpis: Mapping[str, float | None],
-    fingerprint: str,
-) -> list[Publication]:
-    """Append a run's KPI values; the unique constraint refuses a second time per token."""
-    return [
-        append(
-            session,
-            Publication(
-                run_id=run.id,
-                token=run.token,
-                pipeline=run.pipeline,
-                kpi=kpi,
-                partition=run.partition,
-                value=value,
-                stage=stage,
-                output_fingerprint=fingerprint,
-            ),
-        )
-        for kpi, value in sorted(kpis.items())
-    ]
 
 
 def publications(*, session: Session, token: str) -> list[Publication]:

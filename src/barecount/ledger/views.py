@@ -24,10 +24,12 @@ from barecount.ledger.models import (
     Decision,
     GateCheck,
     HoldEvent,
+    KpiVersion,
     PipelineRun,
     RunSummary,
     StageAttempt,
 )
+from barecount.ledger.publish import InForce, history, in_force
 from barecount.ledger.store import TokenEvidence, evidence, runs, summaries
 from barecount.status import BackfillState, GateOutcome, HoldStatus, RunStatus, StageState
 
@@ -133,6 +135,7 @@ class EvidenceView:
     token: TokenEvidence
     contracts: list[ContractVersion]
     checks: list[CheckEvidence] = field(default_factory=list)
+    versions: list[KpiVersion] = field(default_factory=list)  # the partition's KPI versions
 
 
 def evidence_view(*, session: Session, token: str) -> EvidenceView:
@@ -168,7 +171,9 @@ def evidence_view(*, session: Session, token: str) -> EvidenceView:
                 )
                 if row is not None:
                     contracts.append(row)
-    return EvidenceView(token=found, contracts=contracts, checks=checks)
+    first = found.runs[0]
+    versions = history(session=session, pipeline=first.pipeline, partition=first.partition)
+    return EvidenceView(token=found, contracts=contracts, checks=checks, versions=versions)
 
 
 @dataclass
@@ -245,6 +250,7 @@ class PipelineStatus:
     last: RunView | None
     holds: list[GateCheck]
     alert: Alert | None
+    in_force: InForce | None = None  # the last partition's publication in force
 
     @property
     def state(self) -> str:
@@ -261,5 +267,23 @@ def pipeline_statuses(*, session: Session, pipelines: list[str]) -> list[Pipelin
             select(Alert).where(Alert.pipeline == name).order_by(Alert.id.desc()).limit(1)
         ).scalar_one_or_none()
         waiting = [c for c, _ in holds if c.pipeline == name]
-        found.append(PipelineStatus(name, views[0] if views else None, waiting, alert))
+        last = views[0] if views else None
+        versions = (
+            in_force(session=session, pipeline=name, partition=last.run.partition) if last else {}
+        )
+        current = max(versions.values(), key=lambda v: v.version) if versions else None
+        found.append(PipelineStatus(name, last, waiting, alert, current))
     return found
+
+
+def versions_ended_under(*, session: Session, token: str) -> tuple[PipelineRun, dict[str, str]]:
+    """A token's first run and the contract versions it ended under: those it started with,
+    updated by the versions approved for its drift (UnknownTokenError for a new token)."""
+    found = evidence(session=session, token=token)
+    versions = {k: str(v) for k, v in (found.runs[-1].contract_versions or {}).items()}
+    approved = select(Decision).where(
+        Decision.token == token, Decision.accepted, Decision.new_version.is_not(None)
+    )
+    for decision in session.execute(approved.order_by(Decision.id)).scalars():
+        versions[decision.contract] = decision.new_version
+    return found.runs[0], versions

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,22 +70,3 @@ class ManifestSet:
         if owner and owner in self.teams:
             return self.teams[owner].model
         return self.owning_team(pipeline)
-
-    def digest(self, name: str) -> str:
-        """Digest of a pipeline manifest and the contracts its stages name.
-
-        Part of the run token: changing what a pipeline does, or a contract it is
-        checked against, gives new runs a new token.
-        """
-        pipeline = self.pipeline(name)
-        contracts = sorted({s.contract for s in pipeline.spec.stages if s.contract})
-        payload = {
-            "pipeline": pipeline.model_dump(mode="json"),
-            "contracts": {
-                c: self.contract(c).model_dump(mode="json", exclude_none=True, by_alias=True)
-                for c in contracts
-                if c in self.contracts
-            },
-        }
-        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

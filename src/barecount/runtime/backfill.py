@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from prefect import get_run_logger
@@ -17,9 +17,13 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from sqlalchemy import select
 from sqlmodel import Session
 
-from barecount.errors import BackfillError
+from barecount.errors import BackfillError, UnknownContractVersionError
+from barecount.ledger import Ledger
+from barecount.ledger.governance_store import contract_versions
 from barecount.ledger.models import Backfill, BackfillEnd, BackfillOutcome, Publication
+from barecount.ledger.publish import Restatement
 from barecount.ledger.views import last_runs
+from barecount.manifest import ManifestSet
 from barecount.manifest.models import Pipeline
 from barecount.manifest.partitions import partition_range
 from barecount.runtime import lifecycle
@@ -63,12 +67,13 @@ def parse_pins(contracts: list[str] | None) -> dict[str, str]:
 class BackfillRequest:
     start: str
     end: str
-    contracts: list[str] = field(default_factory=list)
+    contracts: list[str] | None = None
     mode: str = "missing"
     parallel: int = 4
     fail_fast: bool = False
     dry_run: bool = False
     requested_by: str | None = None
+    restate_reason: str | None = None  # publish new versions of published partitions
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,25 @@ def _plan_one(key, mode, pins, published, last) -> PlannedPartition:
     return PlannedPartition(key, action, reason, published, partition_pins)
 
 
+def check_pins(ledger: Ledger, manifests: ManifestSet, pins: dict[str, str]) -> None:
+    """Refuse a pin to a version neither the ledger nor the manifests know (reads only)."""
+    with ledger.session() as session:
+        for name, version in sorted(pins.items()):
+            known = [v.version for v in contract_versions(session=session, contract=name)]
+            declared = str(manifests.contract(name).version)
+            on_record = sorted({*known, declared})
+            if version not in on_record:
+                raise UnknownContractVersionError(
+                    f"contract {name!r} has no version {version!r} on record (known: "
+                    f"{', '.join(on_record)}); pin one of those, e.g. {name}@{on_record[-1]}"
+                )
+
+
 def run_backfill(scope: RunScope, request: BackfillRequest) -> dict[str, Any]:
-    """Plan, record and run a backfill in this flow run; returns its summary."""
+    """Plan, record and run a backfill in this flow run; returns its summary.
+
+    A dry run plans and checks the pins, and records nothing.
+    """
     pins = parse_pins(request.contracts)
     with scope.ledger.session() as session:
         planned = plan_backfill(
@@ -138,23 +160,10 @@ def run_backfill(scope: RunScope, request: BackfillRequest) -> dict[str, Any]:
             mode=request.mode,
             pins=pins,
         )
-    record = scope.ledger.append(
-        row=Backfill(
-            pipeline=scope.spec.name,
-            start=request.start,
-            end=request.end,
-            mode=request.mode,
-            requested_by=request.requested_by or getpass.getuser(),
-            pins=pins,
-            parallel=request.parallel,
-            fail_fast=request.fail_fast,
-            flow_run_id=scope.flow_run_id,
-            plan=[asdict(p) for p in planned],
-        )
-    )
+    check_pins(scope.ledger, scope.manifests, pins)
     to_run = [p for p in planned if p.action == "run"]
     summary: dict[str, Any] = {
-        "backfill_id": record.id,
+        "backfill_id": None,
         "pipeline": scope.spec.name,
         "mode": request.mode,
         "planned": [asdict(p) for p in planned],
@@ -162,14 +171,32 @@ def run_backfill(scope: RunScope, request: BackfillRequest) -> dict[str, Any]:
     }
     if request.dry_run:
         return summary | {"counts": {"planned-run": len(to_run)}}
-    outcomes = _Recorder(scope, record.id, _jobs(scope, to_run, record.id)).run(request)
+    record = scope.ledger.append(row=_request_row(scope, request, pins, planned))
+    restating = lifecycle.restatement(request.restate_reason, request.requested_by)
+    jobs = _jobs(scope, to_run, record.id, restating)
+    outcomes = _Recorder(scope, record.id, jobs).run(request)
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome["outcome"]] = counts.get(outcome["outcome"], 0) + 1
-    counts[RunStatus.SKIPPED] = len(planned) - len(to_run)
+    counts[str(RunStatus.SKIPPED)] = len(planned) - len(to_run)
     scope.ledger.append(row=BackfillEnd(backfill_id=record.id, counts=counts))
     get_run_logger().info("backfill %s of %s: %s", record.id, scope.spec.name, counts)
-    return summary | {"counts": counts, "outcomes": outcomes}
+    return summary | {"backfill_id": record.id, "counts": counts, "outcomes": outcomes}
+
+
+def _request_row(scope, request, pins, planned) -> Backfill:
+    return Backfill(
+        pipeline=scope.spec.name,
+        start=request.start,
+        end=request.end,
+        mode=request.mode,
+        requested_by=request.requested_by or getpass.getuser(),
+        pins=pins,
+        parallel=request.parallel,
+        fail_fast=request.fail_fast,
+        flow_run_id=scope.flow_run_id,
+        plan=[asdict(p) for p in planned],
+    )
 
 
 class _Recorder:
@@ -231,10 +258,21 @@ class _Recorder:
 
 
 def _outcome(job: Job, status: str, detail: str) -> dict[str, Any]:
-    return {"partition": job.partition, "token": job.ref.token, "outcome": status, "detail": detail}
+    outcome = str(status)  # the vocabulary's word, as JSON and the ledger keep it
+    return {
+        "partition": job.partition,
+        "token": job.ref.token,
+        "outcome": outcome,
+        "detail": detail,
+    }
 
 
-def _jobs(scope: RunScope, to_run: list[PlannedPartition], backfill_id: int) -> list[Job]:
+def _jobs(
+    scope: RunScope,
+    to_run: list[PlannedPartition],
+    backfill_id: int,
+    restatement: Restatement | None,
+) -> list[Job]:
     names = contract_names(scope.spec)
     in_force_by_pins: dict[tuple, Any] = {}
     jobs = []
@@ -251,6 +289,7 @@ def _jobs(scope: RunScope, to_run: list[PlannedPartition], backfill_id: int) -> 
                 in_force=in_force_by_pins[key],
                 backfill_id=backfill_id,
                 on_drift="hold",
+                restatement=restatement,
             )
         )
     return jobs

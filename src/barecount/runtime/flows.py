@@ -12,7 +12,7 @@ from prefect.runtime import flow_run as current_flow_run
 
 from barecount.names import BACKFILL_FLOW_NAME, FLOW_NAME
 from barecount.runtime.backfill import BackfillRequest, run_backfill
-from barecount.runtime.lifecycle import RunScope, resolve_partition, run_partition
+from barecount.runtime.lifecycle import RunScope, resolve_partition, restatement, run_partition
 
 
 def _flow_run_name() -> str:
@@ -29,6 +29,8 @@ def governed_pipeline(
     trigger: str = "manual",
     contract_pins: dict[str, str] | None = None,
     verify: bool = False,
+    restate_reason: str | None = None,
+    requested_by: str | None = None,
 ) -> dict[str, Any]:
     """Run a BareCount pipeline for one partition under a run token.
 
@@ -39,8 +41,11 @@ def governed_pipeline(
         manifests: Manifests folder; default: BARECOUNT_MANIFESTS or ./manifests.
         trigger: What started the run (schedule, event, manual, backfill, replay).
         contract_pins: Contract versions to govern by (replay), instead of those in force.
-        verify: Recompute every stage without the cache and compare its output fingerprint
-            with the one recorded under the token.
+        verify: Recompute every stage into a scratch warehouse and compare its output
+            fingerprint with the one recorded under the token; publishes nothing.
+        restate_reason: Publish a new version of an already published partition, for this
+            reason (a restatement); without it a published partition is not published again.
+        requested_by: Who asks for the restatement (default: the OS user running the flow).
     """
     scope = RunScope.open(pipeline, manifests)
     return run_partition(
@@ -50,6 +55,7 @@ def governed_pipeline(
         trigger=trigger,
         pins=contract_pins,
         verify=verify,
+        restatement=restatement(restate_reason, requested_by),
     )
 
 
@@ -65,6 +71,7 @@ def governed_backfill(
     dry_run: bool = False,
     manifests: str | None = None,
     requested_by: str | None = None,
+    restate_reason: str | None = None,
 ) -> dict[str, Any]:
     """Backfill PIPELINE from START to END (inclusive), each partition under its own token.
 
@@ -79,15 +86,9 @@ def governed_backfill(
         dry_run: Plan and record nothing else.
         manifests: Manifests folder.
         requested_by: Who asked (default: the OS user running the flow).
+        restate_reason: With mode all: publish new versions of partitions published under
+            other tokens, for this reason (a restatement).
     """
-    request = BackfillRequest(
-        start=start,
-        end=end,
-        contracts=list(contracts or []),
-        mode=mode,
-        parallel=parallel,
-        fail_fast=fail_fast,
-        dry_run=dry_run,
-        requested_by=requested_by,
-    )
-    return run_backfill(RunScope.open(pipeline, manifests), request)
+    parameters = dict(locals())  # the flow's parameters are the request's fields
+    scope = RunScope.open(parameters.pop("pipeline"), parameters.pop("manifests"))
+    return run_backfill(scope, BackfillRequest(**parameters))

@@ -15,9 +15,16 @@ from barecount.governance.registry import NewVersion
 from barecount.governance.review import Review, auto_review
 from barecount.governance.schema import ExtractedSchema, SchemaColumn
 from barecount.ledger import Ledger
-from barecount.ledger.models import ContractVersion, Decision, GateCheck, PipelineRun
+from barecount.ledger.models import (
+    BlockedRun,
+    ContractVersion,
+    Decision,
+    GateCheck,
+    PipelineRun,
+)
 from barecount.manifest import ManifestSet
 from barecount.manifest.models import Pipeline, StageSpec
+from barecount.runtime.requeue import requeue
 from barecount.runtime.stage import StageResult
 from barecount.status import GateOutcome, HoldStatus
 
@@ -82,22 +89,30 @@ def check_stage(ctx: GateContext, stage: StageSpec, result: StageResult) -> None
 def _refuse_if_held(
     ctx: GateContext, stage: StageSpec, in_force: ContractVersion, extracted: ExtractedSchema
 ) -> None:
+    """Block this run while another run's drift on the contract awaits a decision.
+
+    Only pending holds block: a decided, expired or withdrawn hold never does. The block is
+    recorded with the hold, so an approval queues this partition again.
+    """
     for check, event in ctx.ledger.hold_statuses(contracts=[in_force.contract]):
-        if check.flow_run_id == ctx.flow_run_id:
+        if check.flow_run_id == ctx.flow_run_id or event.status != HoldStatus.PENDING:
             continue
-        pending = event.status == HoldStatus.PENDING
-        rejected = (
-            event.status == HoldStatus.REJECTED and event.contract_version == in_force.version
-        )
-        if not (pending or rejected):
-            continue
-        state = "awaiting governance" if pending else "rejected by governance"
         message = (
-            f"blocked: drift on {in_force.contract} {state} (run {check.flow_run_id}, "
-            f"{check.pipeline} {check.partition})"
+            f"blocked: drift on {in_force.contract} awaiting governance (run "
+            f"{check.flow_run_id}, {check.pipeline} {check.partition}); it runs again when "
+            f"the hold is approved ('barecount pending' lists it)"
         )
-        record_check(
-            ctx, stage, in_force, extracted, None, outcome=GateOutcome.BLOCKED, detail=message
+        blocked = GateOutcome.BLOCKED
+        own = record_check(ctx, stage, in_force, extracted, None, outcome=blocked, detail=message)
+        ctx.ledger.append(
+            row=BlockedRun(
+                check_id=own.id,
+                hold_check_id=check.id,
+                run_id=ctx.run.id,
+                token=ctx.run.token,
+                pipeline=ctx.run.pipeline,
+                partition=ctx.run.partition,
+            )
         )
         raise GovernanceBlocked(message)
 
@@ -176,6 +191,8 @@ def approve(
         detail=verdict.approver,
     )
     ctx.in_force[check.contract] = row
+    if verdict.hold_status is not None:  # a held drift approved: what it blocked runs again
+        requeue(ctx.ledger, check, include_held=False)
     get_run_logger().info(
         "contract %s version %s approved by %s; continuing",
         check.contract,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 
 from prefect import get_run_logger
@@ -18,7 +20,7 @@ from barecount.governance.decision import DecisionInput
 from barecount.governance.drift import SchemaDiff
 from barecount.governance.review import review
 from barecount.governance.schema import ExtractedSchema
-from barecount.ledger.models import GateCheck
+from barecount.ledger.models import GateCheck, HoldWaiter
 from barecount.runtime.gate import GateContext, approve, record_review
 from barecount.runtime.report import artifact_key
 from barecount.status import HoldStatus
@@ -57,6 +59,8 @@ def hold(
             f"held: drift on {check.contract} awaits governance ({diff.summary()}); run "
             f"'barecount run {ctx.run.pipeline} -p {ctx.run.partition}' to review it"
         )
+    # who waits: a decision finds the hold orphaned once this process is gone
+    ctx.ledger.append(row=HoldWaiter(check_id=check.id, host=socket.gethostname(), pid=os.getpid()))
     reminder = _hold_reminder(ctx, check)
     try:
         _wait_for_decision(ctx, check, diff, extracted)

@@ -6,6 +6,7 @@ prepare (plan, token, start_run, gate) -> preconditions (window, upstream) -> th
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from prefect.runtime import flow_run as current_flow_run
 from barecount.alerts.delivery import after_run
 from barecount.ledger import Ledger, get_ledger
 from barecount.ledger.models import ContractVersion, PipelineRun
+from barecount.ledger.publish import Restatement
 from barecount.manifest import ManifestSet, load_manifests
 from barecount.manifest.models import Pipeline
 from barecount.manifest.partitions import parse_partition, partition_for
@@ -25,6 +27,7 @@ from barecount.runtime.evidence import RunRef
 from barecount.runtime.gate import GateContext
 from barecount.runtime.graph import Job, failure_of, run_jobs
 from barecount.runtime.plan import contract_names, plan_run
+from barecount.runtime.publication import publish_kpis
 from barecount.runtime.report import emit_published, write_artifacts
 from barecount.settings import Settings, get_settings
 from barecount.status import RunStatus
@@ -63,6 +66,13 @@ class Outcome:
     detail: str = ""
 
 
+def restatement(reason: str | None, requested_by: str | None) -> Restatement | None:
+    """A restatement when a reason is given (who asks defaults to the OS user)."""
+    if reason is None or not reason.strip():
+        return None
+    return Restatement(reason=reason.strip(), requested_by=requested_by or getpass.getuser())
+
+
 def resolve_partition(pipeline: Pipeline, partition: str | None) -> str:
     """The partition key this run serves: given, or from the scheduled start time."""
     spec = pipeline.spec.partition
@@ -83,14 +93,18 @@ def prepare(
     backfill_id: int | None = None,
     on_drift: str = "pause",
     recompute: bool = False,
+    restatement: Restatement | None = None,
 ) -> Job:
     """Plan a partition's run, record its start, and set up its gate."""
     in_force = dict(in_force if in_force is not None else scope.versions_in_force())
+    key = parse_partition(partition, scope.spec.spec.partition).key
+    upstream = scope.ledger.upstream_tokens(pipeline=scope.spec, partition=key)
     plan = plan_run(
         scope.manifests,
         scope.spec.name,
-        partition,
+        key,
         versions={name: row.version for name, row in in_force.items()},
+        upstream=upstream,
         token=token,
     )
     run = scope.ledger.start_run(
@@ -112,7 +126,14 @@ def prepare(
         in_force=in_force,
         on_drift=on_drift,
     )
-    return Job(partition=plan.partition, ref=RunRef.of(run, {}), gate=gate, recompute=recompute)
+    ref = RunRef.of(run, upstream)
+    return Job(
+        partition=plan.partition,
+        ref=ref,
+        gate=gate,
+        recompute=recompute,
+        restatement=restatement,
+    )
 
 
 def approval_of_this_pipeline(trigger: str, pipeline: str) -> bool:
@@ -122,10 +143,7 @@ def approval_of_this_pipeline(trigger: str, pipeline: str) -> bool:
 
 
 def preconditions(scope: RunScope, job: Job, trigger: str) -> tuple[RunStatus, str] | None:
-    """Why a single run should end before its stages (skipped, waiting), or None to go on.
-
-    Sets the job's upstream pipelines' tokens (part of its lineage) on the way.
-    """
+    """Why a single run should end before its stages (skipped, waiting), or None to go on."""
     if approval_of_this_pipeline(trigger, scope.spec.name):
         return RunStatus.SKIPPED, (
             "the approval came from this pipeline's own paused run, which continues itself"
@@ -135,8 +153,7 @@ def preconditions(scope: RunScope, job: Job, trigger: str) -> tuple[RunStatus, s
         late = outside_window(schedule, datetime.now(UTC))
         if late and schedule.window and schedule.window.late == "skip":
             return RunStatus.SKIPPED, late
-    upstream = scope.ledger.upstream_tokens(pipeline=scope.spec, partition=job.partition)
-    job.ref = RunRef.of(job.gate.run, upstream)
+    upstream = job.ref.upstream_pipelines
     waiting = sorted(name for name, token in upstream.items() if token is None)
     if waiting:
         return RunStatus.WAITING, (
@@ -165,32 +182,15 @@ def end(scope: RunScope, run: PipelineRun, status: RunStatus, **fields: Any) -> 
     )
 
 
-def publish_kpis(scope: RunScope, job: Job) -> tuple[RunStatus, dict[str, float | None]]:
-    """Publish every kpi stage's values once per token; the status says what happened."""
-    kpis: dict[str, float | None] = {}
-    status = RunStatus.COMPLETED
-    for stage in (s for s in scope.spec.spec.stages if s.kind == "kpi"):
-        result = job.results[stage.name]
-        values = {k: v for k, v in result.kpis.items() if k in stage.publishes}
-        outcome = scope.ledger.publish(
-            run=job.gate.run, stage=stage.name, kpis=values, fingerprint=result.fingerprint
-        )
-        if outcome.first_time:
-            status = RunStatus.PUBLISHED
-        elif status != RunStatus.PUBLISHED:
-            status = RunStatus.ALREADY_PUBLISHED
-        kpis.update(values)
-    return status, kpis
-
-
 def finish(scope: RunScope, job: Job, error: BaseException | None, detail: str = "") -> Outcome:
-    """Publish a finished partition's KPIs (once per token), record the end, alert."""
+    """Publish a finished partition's KPIs (one version in force), record the end, alert."""
     run = job.gate.run
     if error is not None:
         status = RunStatus(getattr(error, "status", RunStatus.FAILED))
         end(scope, run, status, detail=str(error))
         return Outcome(status, {}, error, str(error))
-    status, kpis = publish_kpis(scope, job)
+    status, kpis, published = publish_kpis(scope, job)
+    detail = "; ".join(part for part in (published, detail) if part)
     stages = {name: r.model_dump(mode="json", by_alias=True) for name, r in job.results.items()}
     end(scope, run, status, kpis=kpis, stages=stages, detail=detail)
     return Outcome(status, kpis, None, detail)
@@ -216,7 +216,7 @@ def summary_of(scope: RunScope, job: Job, outcome: Outcome, trigger: str) -> dic
 def report(scope: RunScope, summary: dict[str, Any]) -> None:
     """Leave the run's artifacts in Prefect and tell downstream pipelines about a publication."""
     write_artifacts(summary, ledger=scope.ledger, console=scope.settings.console_url)
-    if summary["status"] == RunStatus.PUBLISHED:
+    if summary["status"] in (RunStatus.PUBLISHED, RunStatus.RESTATED):
         emit_published(
             pipeline=summary["pipeline"],
             partition=summary["partition"],
@@ -233,16 +233,20 @@ def run_partition(
     trigger: str,
     pins: dict[str, str] | None,
     verify: bool,
+    restatement: Restatement | None = None,
 ) -> dict[str, Any]:
     """One partition, start to end, in this flow run; raises when it failed."""
+    if verify:
+        from barecount.runtime.verify import verify_partition  # it builds on this module
 
+        return verify_partition(scope, partition=partition, token=token, pins=pins)
     job = prepare(
         scope,
         partition=partition,
         trigger=trigger,
         token=token,
         in_force=scope.versions_in_force(pins),
-        recompute=verify,
+        restatement=restatement,
     )
     logger = get_run_logger()
     logger.info(
@@ -254,24 +258,10 @@ def run_partition(
         end(scope, job.gate.run, status, detail=detail)
         logger.info("%s: %s", status, detail)
         return summary_of(scope, job, Outcome(status, {}, None, detail), trigger)
-    recorded = (
-        scope.ledger.recorded_fingerprints(token=job.ref.token, exclude_run=job.gate.run.id)
-        if verify
-        else {}
-    )
     run_jobs(scope.spec, [job], settings=scope.settings)
     outcome = finish(scope, job, failure_of(scope.spec, job), late_note(scope, trigger))
     if outcome.error is not None:
         raise outcome.error
     summary = summary_of(scope, job, outcome, trigger)
-    if verify:
-        summary["verify"] = {
-            name: {
-                "recorded": recorded.get(name),
-                "recomputed": result.fingerprint,
-                "deterministic": recorded.get(name) == result.fingerprint,
-            }
-            for name, result in job.results.items()
-        }
     report(scope, summary)
     return summary

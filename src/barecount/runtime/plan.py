@@ -1,13 +1,18 @@
-"""What a run will be before it starts: partition, contract versions, manifest digest, token."""
+"""What a run will be before it starts: partition, contract versions, output digest, token."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
+from barecount.errors import TokenError
 from barecount.manifest import ManifestSet
 from barecount.manifest.models import Pipeline
 from barecount.manifest.partitions import parse_partition
-from barecount.manifest.tokens import check_token, compute_token
+from barecount.manifest.tokens import check_token, compute_token, output_digest
 
 
 @dataclass(frozen=True)
@@ -16,8 +21,9 @@ class RunPlan:
 
     pipeline: str
     partition: str
-    manifest_digest: str
+    manifest_digest: str  # the output digest: stages' run, params, needs and code
     contract_versions: dict[str, str] = field(default_factory=dict)
+    upstream_tokens: dict[str, str | None] = field(default_factory=dict)
     token: str = ""
 
 
@@ -26,27 +32,54 @@ def contract_names(pipeline: Pipeline) -> list[str]:
     return sorted({s.contract for s in pipeline.spec.stages if s.contract})
 
 
+@lru_cache(maxsize=256)
+def module_digest(module: str) -> str:
+    """sha256 of a module's source file: editing stage code gives runs a new token."""
+    spec = importlib.util.find_spec(module)
+    origin = spec.origin if spec is not None else None
+    if origin is None or not Path(origin).is_file():
+        raise TokenError(
+            f"cannot read the source of stage module {module!r} to version its code; give the "
+            "stage a 'code_version' in its manifest"
+        )
+    return "sha256:" + hashlib.sha256(Path(origin).read_bytes()).hexdigest()
+
+
+def code_versions(pipeline: Pipeline) -> dict[str, str]:
+    """Each stage's code version: its manifest ``code_version``, else its module's digest."""
+    return {
+        stage.name: stage.code_version or module_digest(stage.run.partition(":")[0])
+        for stage in pipeline.spec.stages
+    }
+
+
 def plan_run(
     manifests: ManifestSet,
     pipeline: str,
     partition: str,
     *,
     versions: dict[str, str],
+    upstream: dict[str, str | None] | None = None,
     token: str | None = None,
 ) -> RunPlan:
     """Plan a run of ``pipeline`` for a partition key; a given token is checked, not derived."""
     spec = manifests.pipeline(pipeline)
     key = parse_partition(partition, spec.spec.partition).key
     versions = dict(sorted(versions.items()))
-    digest = manifests.digest(pipeline)
+    upstream = dict(sorted((upstream or {}).items()))
+    digest = output_digest(spec, code_versions(spec))
+    derived = compute_token(
+        pipeline=pipeline,
+        partition=key,
+        output_digest=digest,
+        contract_versions=versions,
+        upstream_tokens=upstream,
+    )
     return RunPlan(
         pipeline=pipeline,
         partition=key,
         manifest_digest=digest,
         contract_versions=versions,
-        token=check_token(token)
-        if token
-        else compute_token(
-            pipeline=pipeline, partition=key, manifest_digest=digest, contract_versions=versions
-        ),
+        upstream_tokens=upstream,
+        token=check_token(token) if token else derived,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from prefect.exceptions import FlowPauseTimeout, ObjectNotFound
@@ -11,10 +12,13 @@ from prefect.exceptions import NotPausedError as PrefectNotPaused
 from prefect.flow_runs import resume_flow_run
 
 from barecount.errors import NoSuchHoldError, NotPausedError, PrefectUnavailableError
+from barecount.governance.decision import DecisionInput
 from barecount.governance.signing import approval_message, load_private_key, sign
 from barecount.ledger import Ledger
 from barecount.ledger.models import Decision, GateCheck
+from barecount.manifest import load_manifests
 from barecount.prefect_api import resolve_api_url, use_api
+from barecount.runtime.orphans import decide_orphan, is_orphaned
 from barecount.settings import Settings
 
 
@@ -23,11 +27,12 @@ class Sent:
     check: GateCheck
     signed: bool
     verdict: Decision | None  # None: the run gave no verdict in time
+    orphaned: bool = False  # nothing waited: the decision applied to the hold itself
 
 
 def find_hold(ledger: Ledger, run: str) -> GateCheck:
-    """The pending hold of a run, by Prefect flow run id or run token."""
-    holds = [c for c, _ in ledger.pending_holds() if run in (c.flow_run_id, c.token)]
+    """The pending hold of a run, by hold id, Prefect flow run id or run token."""
+    holds = [c for c, _ in ledger.pending_holds() if run in (c.flow_run_id, c.token, str(c.id))]
     if not holds:
         raise NoSuchHoldError(
             f"no run waiting for governance matches {run!r}; 'barecount pending' lists them"
@@ -70,6 +75,7 @@ def _resume(check: GateCheck, form: dict[str, str]) -> None:
 def send_decision(
     settings: Settings,
     ledger: Ledger,
+    manifests: Path,
     run: str,
     *,
     decision: str,
@@ -77,8 +83,9 @@ def send_decision(
     reason: str,
     wait: float,
 ) -> Sent:
-    """Resume the paused run with a decision, signed with the approver's key when they have
-    one under BARECOUNT_HOME/keys; the run itself decides whether it counts.
+    """Decide on a hold, signed with the approver's key when they have one under
+    BARECOUNT_HOME/keys. A paused run is resumed with the decision and judges it itself;
+    an orphaned hold (nothing waits on it any more) is decided here.
 
     Raises:
         NoSuchHoldError: no pending hold matches ``run``.
@@ -89,6 +96,10 @@ def send_decision(
     signature = _signature(settings, check, approver, decision)
     form = {"decision": decision, "approver": approver, "reason": reason, "signature": signature}
     with use_api(resolve_api_url(settings)):
+        if is_orphaned(ledger, check):
+            loaded = load_manifests(manifests)  # only an orphaned hold needs the team here
+            row = decide_orphan(ledger, loaded, check, DecisionInput(**form))
+            return Sent(check=check, signed=bool(signature), verdict=row, orphaned=True)
         _resume(check, form)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:

@@ -68,6 +68,7 @@ def send(
         sent = send_decision(
             config.settings,
             ledger,
+            config.manifests,
             check.flow_run_id,
             decision=decision,
             approver=user.name,  # who is logged in; never a form field
@@ -102,7 +103,8 @@ def _outcome(
             f"{wait:g} s — check this page again"
         )
     if not verdict.accepted:
-        return False, f"refused: {verdict.verdict}; the run is paused again"
+        still = "the hold still waits" if sent.orphaned else "the run is paused again"
+        return False, f"refused: {verdict.verdict}; {still}"
     version = (
         f"; contract {check.contract} is now version {verdict.new_version}"
         if verdict.new_version
