@@ -55,15 +55,15 @@ def test_a_held_run_reads_held_in_runs_status_backfills_and_the_console(
 
 
 @pytest.mark.usefixtures("prefect_api")
-def test_approving_a_run_that_is_not_paused_is_one_line_and_exit_1(
-    capsys, held_backfill: Path
-) -> None:
-    [run] = json_of(capsys, "runs", "finance-kpi")
+def test_approving_a_run_not_yet_paused_is_one_line_and_exit_1(capsys, home: Path) -> None:
+    from bc_testkit import pending_hold_for, scheduled_flow_run
+
+    check = pending_hold_for(scheduled_flow_run())  # on its way to the gate, not paused
     capsys.readouterr()
-    code = main(["approve", run["token"], "--as", "alice", "--wait", "1"])
+    code = main(["approve", check.token, "--as", "alice", "--wait", "1"])
     captured = capsys.readouterr()
     assert code == 1
     assert "Traceback" not in captured.out + captured.err
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1, captured.err
-    assert lines[0].startswith(f"error: flow run {run['flow_run_id']} is not paused")
+    assert lines[0].startswith(f"error: flow run {check.flow_run_id} is not paused")

@@ -1,5 +1,8 @@
 """plan and apply: the Prefect server's deployments, schedules and triggers follow the manifests.
 
+Each pipeline has two deployments: governed-pipeline/<pipeline> and its backfill's,
+governed-backfill/<pipeline>-backfill; plan and apply manage both.
+
 Isolation: every server test writes pipelines with names unique to the test into a copy of
 the manifests and passes ``--only`` those names. Other tests of the session deploy
 governed-pipeline/finance-kpi (and more) on the same server; an unscoped apply would delete
@@ -24,10 +27,10 @@ from prefect.exceptions import ObjectNotFound
 from barecount.cli.gitops import plan_json, plan_lines, plan_summary
 from barecount.cli.main import main
 from barecount.deploy import apply as server_side
-from barecount.deploy.compile import compile_manifests, render_prefect_yaml
+from barecount.deploy.compile import compile_project, render_prefect_yaml
 from barecount.deploy.plan import Change, Plan, Schedule, Trigger, diff
 from barecount.manifest import load_manifests
-from barecount.names import FLOW_NAME, WORK_POOL
+from barecount.names import BACKFILL_FLOW_NAME, FLOW_NAME, WORK_POOL
 
 REPO = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).parent / "prefect")
@@ -61,17 +64,32 @@ def cli(capsys, command: str, manifests: Path, *names: str, extra: tuple[str, ..
 pytestmark = pytest.mark.xdist_group("finance-kpi-deployment")
 
 
-def on_server(name: str):
+def on_server(name: str, flow: str = FLOW_NAME):
     """The deployment and the automations related to it, or (None, [])."""
     with get_client(sync_client=True) as client:
         try:
-            deployment = client.read_deployment_by_name(f"{FLOW_NAME}/{name}")
+            deployment = client.read_deployment_by_name(f"{flow}/{name}")
         except ObjectNotFound:
             return None, []
         automations = client.read_resource_related_automations(
             f"prefect.deployment.{deployment.id}"
         )
     return deployment, automations
+
+
+def backfill_on_server(name: str):
+    """The backfill deployment of pipeline `name` and its automations, or (None, [])."""
+    return on_server(f"{name}-backfill", BACKFILL_FLOW_NAME)
+
+
+def applied(out: str) -> list[str]:
+    """apply's output lines, without the work pool line an earlier test may have made moot."""
+    lines = out.splitlines()
+    if lines[:1] == [f"created work pool {WORK_POOL} (process)"]:
+        lines = lines[1:]
+        count, _, rest = lines[-1].removeprefix("applied: ").partition(" ")
+        lines[-1] = f"applied: {int(count) - 1} {rest}"
+    return lines
 
 
 @pytest.fixture
@@ -90,9 +108,16 @@ def test_plan_lines_summary_and_json_show_every_change() -> None:
     plan = Plan(
         create_work_pool=True,
         changes=(
-            Change(action="create", name="a", create_schedules=(cron,), create_triggers=(trigger,)),
+            Change(
+                action="create",
+                flow=FLOW_NAME,
+                name="a",
+                create_schedules=(cron,),
+                create_triggers=(trigger,),
+            ),
             Change(
                 action="update",
+                flow=FLOW_NAME,
                 name="b",
                 deployment_id="d2",
                 fields=("description", "work pool"),
@@ -100,9 +125,15 @@ def test_plan_lines_summary_and_json_show_every_change() -> None:
                 delete_schedules=(paused,),
                 delete_triggers=(old,),
             ),
-            Change(action="delete", name="c", deployment_id="d3", delete_triggers=(old,)),
+            Change(
+                action="delete",
+                flow=BACKFILL_FLOW_NAME,
+                name="c-backfill",
+                deployment_id="d3",
+                delete_triggers=(old,),
+            ),
         ),
-        unchanged=("d",),
+        unchanged=(f"{FLOW_NAME}/d", f"{BACKFILL_FLOW_NAME}/d-backfill"),
     )
     assert plan_lines(plan) == [
         f"[green]+[/] create work pool {WORK_POOL} (process)",
@@ -113,8 +144,8 @@ def test_plan_lines_summary_and_json_show_every_change() -> None:
         f"[red]-[/] delete schedule {FLOW_NAME}/b: cron '30 1 * * *' UTC (paused)",
         f"[red]-[/] delete trigger {FLOW_NAME}/b: a on contract-approved c",
         f"[green]+[/] create schedule {FLOW_NAME}/b: cron '0 2 * * *' Europe/Berlin",
-        f"[red]-[/] delete deployment {FLOW_NAME}/c",
-        f"[red]-[/] delete trigger {FLOW_NAME}/c: a on contract-approved c",
+        f"[red]-[/] delete deployment {BACKFILL_FLOW_NAME}/c-backfill",
+        f"[red]-[/] delete trigger {BACKFILL_FLOW_NAME}/c-backfill: a on contract-approved c",
     ]
     assert plan_summary(plan) == "Plan: 1 to create, 1 to update, 1 to delete."
     result = plan_json(plan)
@@ -129,7 +160,8 @@ def test_plan_lines_summary_and_json_show_every_change() -> None:
         },
         "triggers": {"create": [], "delete": ["a on contract-approved c"]},
     }
-    assert result["unchanged"] == [f"{FLOW_NAME}/d"]
+    assert result["deployments"][2]["deployment"] == f"{BACKFILL_FLOW_NAME}/c-backfill"
+    assert result["unchanged"] == [f"{FLOW_NAME}/d", f"{BACKFILL_FLOW_NAME}/d-backfill"]
     nothing = Plan(create_work_pool=False, changes=(), unchanged=("a", "b"))
     assert (plan_lines(nothing), plan_summary(nothing)) == (
         [],
@@ -146,8 +178,13 @@ def test_apply_creates_deployment_schedule_and_triggers_then_has_nothing_to_do(
     pipeline(manifests, name)
     code, out, _ = cli(capsys, "apply", manifests, name)
     assert code == 0, out
-    assert f"created deployment {FLOW_NAME}/{name}" in out
-    assert f"created trigger {FLOW_NAME}/{name}: {name} on source-updated erp.invoices" in out
+    assert applied(out) == [
+        f"created deployment {FLOW_NAME}/{name}",
+        f"created trigger {FLOW_NAME}/{name}: {name} on source-updated erp.invoices",
+        f"created trigger {FLOW_NAME}/{name}: {name} on contract-approved invoices",
+        f"created deployment {BACKFILL_FLOW_NAME}/{name}-backfill",
+        "applied: 4 change(s)",
+    ]
 
     deployment, automations = on_server(name)
     assert deployment.entrypoint == "flows/governed_pipeline.py:governed_pipeline"
@@ -167,11 +204,51 @@ def test_apply_creates_deployment_schedule_and_triggers_then_has_nothing_to_do(
     assert action.deployment_id == deployment.id
     assert action.parameters["partition"] == "{{ event.payload.partition }}"
 
+    backfill, backfill_automations = backfill_on_server(name)
+    assert backfill.entrypoint == "flows/governed_backfill.py:governed_backfill"
+    assert backfill.parameters == {"pipeline": name}
+    assert backfill.tags == ["barecount", f"pipeline:{name}", "owner:finance-data", "backfill"]
+    assert (backfill.work_pool_name, backfill.pull_steps) == (WORK_POOL, deployment.pull_steps)
+    assert {"start", "end", "mode"} <= set(backfill.parameter_openapi_schema["properties"])
+    assert (backfill.schedules, backfill_automations) == ([], [])
+
     code, out, _ = cli(capsys, "apply", manifests, name)
-    assert (code, out.strip()) == (0, "no changes: 1 deployment(s) match the manifests")
+    assert (code, out.strip()) == (0, "no changes: 2 deployment(s) match the manifests")
     code, out, _ = cli(capsys, "plan", manifests, name, extra=("--detailed-exitcode",))
-    assert (code, out.strip()) == (0, "no changes: 1 deployment(s) match the manifests")
+    assert (code, out.strip()) == (0, "no changes: 2 deployment(s) match the manifests")
     assert on_server(name)[0].id == deployment.id
+    assert backfill_on_server(name)[0].id == backfill.id
+
+
+def test_a_backfill_deployment_deleted_on_the_server_is_recreated(
+    prefect_api, capsys, manifests, name
+) -> None:
+    pipeline(manifests, name)
+    assert cli(capsys, "apply", manifests, name)[0] == 0
+    deployment, _ = on_server(name)
+    with get_client(sync_client=True) as client:
+        client.delete_deployment(backfill_on_server(name)[0].id)
+
+    code, out, _ = cli(capsys, "plan", manifests, name, extra=("--detailed-exitcode",))
+    assert code == 2
+    assert out.splitlines() == [
+        f"+ create deployment {BACKFILL_FLOW_NAME}/{name}-backfill",
+        "Plan: 1 to create, 0 to update, 0 to delete.",
+    ]
+    code, out, _ = cli(capsys, "apply", manifests, name)
+    assert code == 0
+    assert applied(out) == [
+        f"created deployment {BACKFILL_FLOW_NAME}/{name}-backfill",
+        "applied: 1 change(s)",
+    ]
+    backfill, _ = backfill_on_server(name)
+    assert (backfill.entrypoint, backfill.parameters) == (
+        "flows/governed_backfill.py:governed_backfill",
+        {"pipeline": name},
+    )
+    assert on_server(name)[0].id == deployment.id  # the pipeline's deployment was left alone
+    code, out, _ = cli(capsys, "plan", manifests, name, extra=("--detailed-exitcode",))
+    assert (code, out.strip()) == (0, "no changes: 2 deployment(s) match the manifests")
 
 
 def test_changed_cron_is_updated_and_removed_schedule_is_deleted(
@@ -239,7 +316,11 @@ def test_changes_made_by_hand_on_the_server_are_reverted(
     pipeline(manifests, name)
     assert cli(capsys, "apply", manifests, name)[0] == 0
     deployment, _ = on_server(name)
+    backfill, _ = backfill_on_server(name)
     with get_client(sync_client=True) as client:
+        client.update_deployment(
+            backfill.id, DeploymentUpdate(description="by hand", version="by-hand")
+        )
         client.update_deployment(
             deployment.id,
             DeploymentUpdate(
@@ -255,35 +336,53 @@ def test_changes_made_by_hand_on_the_server_are_reverted(
             ),
         )
     out = cli(capsys, "plan", manifests, name)[1]
-    assert out.splitlines()[0] == (
+    assert out.splitlines() == [
         f"~ update deployment {FLOW_NAME}/{name}: description, tags, parameters, entrypoint, "
-        "work pool, job variables, pull steps, parameter schema, version"
-    )
+        "work pool, job variables, pull steps, parameter schema, version",
+        f"~ update deployment {BACKFILL_FLOW_NAME}/{name}-backfill: description, version",
+        "Plan: 0 to create, 2 to update, 0 to delete.",
+    ]
     assert cli(capsys, "apply", manifests, name)[0] == 0
     restored, _ = on_server(name)
     assert (restored.work_queue_name, restored.pull_steps) == (
         deployment.work_queue_name,
         deployment.pull_steps,
     )
+    restored, _ = backfill_on_server(name)
+    assert (restored.description, restored.version) == (backfill.description, backfill.version)
     assert cli(capsys, "plan", manifests, name)[1].startswith("no changes")
 
 
-def test_deleted_manifest_deletes_deployment_and_its_automations(
+def test_deleted_manifest_deletes_both_deployments_and_their_automations(
     prefect_api, capsys, manifests, name
 ) -> None:
     path = pipeline(manifests, name)
     assert cli(capsys, "apply", manifests, name)[0] == 0
     deployment, automations = on_server(name)
     assert len(automations) == 2
+    assert backfill_on_server(name)[0] is not None
 
     path.unlink()
     code, out, _ = cli(capsys, "plan", manifests, name)
-    assert f"- delete deployment {FLOW_NAME}/{name}" in out.splitlines()
-    assert "Plan: 0 to create, 0 to update, 1 to delete." in out
+    assert out.splitlines() == [
+        f"- delete deployment {FLOW_NAME}/{name}",
+        f"- delete schedule {FLOW_NAME}/{name}: cron '0 2 * * *' Europe/Berlin",
+        f"- delete trigger {FLOW_NAME}/{name}: {name} on contract-approved invoices",
+        f"- delete trigger {FLOW_NAME}/{name}: {name} on source-updated erp.invoices",
+        f"- delete deployment {BACKFILL_FLOW_NAME}/{name}-backfill",
+        "Plan: 0 to create, 0 to update, 2 to delete.",
+    ]
     code, out, _ = cli(capsys, "apply", manifests, name)
     assert code == 0
-    assert f"deleted deployment {FLOW_NAME}/{name}" in out
+    assert applied(out) == [
+        f"deleted trigger {FLOW_NAME}/{name}: {name} on contract-approved invoices",
+        f"deleted trigger {FLOW_NAME}/{name}: {name} on source-updated erp.invoices",
+        f"deleted deployment {FLOW_NAME}/{name}",
+        f"deleted deployment {BACKFILL_FLOW_NAME}/{name}-backfill",
+        "applied: 4 change(s)",
+    ]
     assert on_server(name) == (None, [])
+    assert backfill_on_server(name) == (None, [])
     with get_client(sync_client=True) as client:
         left = client.read_resource_related_automations(f"prefect.deployment.{deployment.id}")
         names = {a.name for a in client.read_automations()}
@@ -320,6 +419,29 @@ def test_deployment_without_barecount_tag_is_never_touched(
     assert on_server(foreign)[0].entrypoint == "elsewhere.py:flow"
 
 
+def test_backfill_deployment_without_barecount_tag_is_never_taken_over(
+    prefect_api, capsys, manifests, name
+) -> None:
+    with get_client(sync_client=True) as client:
+        foreign_id = client.create_deployment(
+            flow_id=client.create_flow_from_name(BACKFILL_FLOW_NAME),
+            name=f"{name}-backfill",
+            tags=["someone-else"],
+            entrypoint="elsewhere.py:flow",
+        )
+    pipeline(manifests, name)
+    code, out, err = cli(capsys, "apply", manifests, name)
+    assert (code, out) == (1, "")
+    assert err.strip() == (
+        f"error: deployment(s) {BACKFILL_FLOW_NAME}/{name}-backfill exist on the server without "
+        "the 'barecount' tag, so BareCount does not own them; delete them, or tag them "
+        "'barecount' to let 'barecount apply' take them over"
+    )
+    assert on_server(name) == (None, [])  # refused as a whole: nothing was created
+    deployment, _ = backfill_on_server(name)
+    assert (deployment.id, deployment.tags) == (foreign_id, ["someone-else"])
+
+
 def test_plan_json(prefect_api, capsys, manifests, name) -> None:
     pipeline(manifests, name)
     code, out, _ = cli(capsys, "plan", manifests, name, extra=("--json",))
@@ -340,12 +462,19 @@ def test_plan_json(prefect_api, capsys, manifests, name) -> None:
                 ],
                 "delete": [],
             },
-        }
+        },
+        {
+            "deployment": f"{BACKFILL_FLOW_NAME}/{name}-backfill",
+            "action": "create",
+            "fields": [],
+            "schedules": {"create": [], "delete": []},
+            "triggers": {"create": [], "delete": []},
+        },
     ]
     assert cli(capsys, "apply", manifests, name, extra=("--json",))[0] == 0
     result = json.loads(cli(capsys, "plan", manifests, name, extra=("--json",))[1])
     assert (result["changes"], result["deployments"]) == (False, [])
-    assert result["unchanged"] == [f"{FLOW_NAME}/{name}"]
+    assert result["unchanged"] == [f"{FLOW_NAME}/{name}", f"{BACKFILL_FLOW_NAME}/{name}-backfill"]
 
 
 def test_apply_matches_what_prefect_deploy_creates(
@@ -356,7 +485,9 @@ def test_apply_matches_what_prefect_deploy_creates(
     (project / "deployments").mkdir(parents=True)
     (project / "flows").symlink_to(REPO / "flows")
     pipeline(manifests, name)
-    specs = [s for s in compile_manifests(load_manifests(manifests)) if s["name"] == name]
+    ours = (name, f"{name}-backfill")
+    specs = [s for s in compile_project(load_manifests(manifests)) if s["name"] in ours]
+    assert len(specs) == 2
     (project / "deployments" / "prefect.yaml").write_text(render_prefect_yaml(specs))
     with get_client(sync_client=True) as client:
         server_side.apply(Plan(create_work_pool=True, changes=()), client)
@@ -372,7 +503,7 @@ def test_apply_matches_what_prefect_deploy_creates(
     code, out, _ = run(
         capsys, "plan", "-m", str(manifests), "--project", str(project), "--only", name
     )
-    assert (code, out.strip()) == (0, "no changes: 1 deployment(s) match the manifests")
+    assert (code, out.strip()) == (0, "no changes: 2 deployment(s) match the manifests")
 
 
 def test_apply_creates_the_missing_work_pool(prefect_api, monkeypatch, name) -> None:

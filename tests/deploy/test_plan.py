@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from bc_testkit import write_pipeline
 
-from barecount.deploy.compile import compile_manifests
+from barecount.deploy.compile import compile_project
 from barecount.deploy.plan import (
     FIELDS,
     ActualState,
@@ -27,9 +27,12 @@ from barecount.deploy.plan import (
 )
 from barecount.errors import GitOpsError
 from barecount.manifest import load_manifests
-from barecount.names import FLOW_NAME, WORK_POOL
+from barecount.names import BACKFILL_FLOW_NAME, FLOW_NAME, WORK_POOL
 
-FLOW = {"version": "v1", "parameter_openapi_schema": {"type": "object"}}
+FLOWS = {
+    FLOW_NAME: {"version": "v1", "parameter_openapi_schema": {"type": "object"}},
+    BACKFILL_FLOW_NAME: {"version": "b1", "parameter_openapi_schema": {"title": "backfill"}},
+}
 PROJECT = Path("/srv/barecount")
 NAME = "finance-kpi"
 
@@ -96,8 +99,22 @@ def spec(
     }
 
 
+def backfill(pipeline: str = NAME) -> dict[str, Any]:
+    """A backfill deployment spec as `compile_backfills` writes it."""
+    return {
+        "name": f"{pipeline}-backfill",
+        "description": f"Backfill {pipeline}",
+        "entrypoint": "flows/governed_backfill.py:governed_backfill",
+        "parameters": {"pipeline": pipeline},
+        "tags": ["barecount", f"pipeline:{pipeline}", "backfill"],
+        "work_pool": {"name": WORK_POOL, "work_queue_name": "default", "job_variables": {}},
+        "schedules": [],
+        "triggers": [],
+    }
+
+
 def wanted(*specs: dict[str, Any]) -> list[DesiredDeployment]:
-    return desired_state(specs, project_dir=PROJECT, flow=FLOW)
+    return desired_state(specs, project_dir=PROJECT, flows=FLOWS)
 
 
 def stored(deployment: DesiredDeployment, id: str = "d1", **changes: Any) -> DesiredDeployment:
@@ -122,7 +139,7 @@ def server(*deployments: DesiredDeployment, **state: Any) -> ActualState:
 
 def test_desired_state_is_the_spec_in_the_shapes_prefect_stores() -> None:
     (want,) = wanted(spec(triggers=({k: v for k, v in SOURCE.items() if k != "name"},)))
-    assert want.name == NAME
+    assert (want.flow, want.name, want.full_name) == (FLOW_NAME, NAME, f"{FLOW_NAME}/{NAME}")
     assert want.id is None
     assert want.settings == {
         "description": f"BareCount pipeline {NAME}",
@@ -152,6 +169,36 @@ def test_desired_state_is_the_spec_in_the_shapes_prefect_stores() -> None:
     assert trigger.content["parameters"] == SOURCE["parameters"]
 
 
+def test_a_backfill_deployment_belongs_to_the_backfill_flow() -> None:
+    (want,) = wanted(backfill())
+    assert (want.flow, want.name, want.full_name) == (
+        BACKFILL_FLOW_NAME,
+        f"{NAME}-backfill",
+        f"{BACKFILL_FLOW_NAME}/{NAME}-backfill",
+    )
+    assert want.settings == {
+        "description": f"Backfill {NAME}",
+        "tags": ["barecount", f"pipeline:{NAME}", "backfill"],
+        "parameters": {"pipeline": NAME},
+        "entrypoint": "flows/governed_backfill.py:governed_backfill",
+        "work_pool_name": WORK_POOL,
+        "work_queue_name": "default",
+        "job_variables": {},
+        "pull_steps": [
+            {"prefect.deployments.steps.set_working_directory": {"directory": str(PROJECT)}}
+        ],
+        "version": "b1",  # the backfill flow's, not the pipeline flow's
+        "parameter_openapi_schema": {"title": "backfill"},
+    }
+    assert (want.schedules, want.triggers) == ((), ())
+
+
+def test_a_spec_whose_entrypoint_is_neither_flow_is_refused() -> None:
+    with pytest.raises(GitOpsError) as caught:
+        wanted(spec(entrypoint="elsewhere.py:flow"))
+    assert str(caught.value) == f"deployment {NAME}: no flow at 'elsewhere.py:flow'"
+
+
 def test_desired_state_from_compiled_manifests(manifests: Path) -> None:
     write_pipeline(
         manifests,
@@ -161,13 +208,24 @@ def test_desired_state_from_compiled_manifests(manifests: Path) -> None:
         schedule={"cron": "0 2 * * *", "timezone": "Europe/Berlin", "active": False},
         triggers=[{"on": "source-updated", "source": "erp.invoices"}],
     )
-    specs = compile_manifests(load_manifests(manifests))
-    (want,) = [d for d in desired_state(specs, project_dir=PROJECT) if d.name == "gx-plan"]
+    specs = compile_project(load_manifests(manifests))
+    desired = desired_state(specs, project_dir=PROJECT)
+    want, back = [d for d in desired if d.name in ("gx-plan", "gx-plan-backfill")]
+    assert (want.full_name, back.full_name) == (
+        f"{FLOW_NAME}/gx-plan",
+        f"{BACKFILL_FLOW_NAME}/gx-plan-backfill",
+    )
     assert [s.describe() for s in want.schedules] == ["cron '0 2 * * *' Europe/Berlin (paused)"]
     assert [t.name for t in want.triggers] == ["gx-plan on source-updated erp.invoices"]
-    # without `flow`, version and parameter schema are read from the governed flow
-    assert "pipeline" in want.settings["parameter_openapi_schema"]["properties"]
-    assert want.settings["version"] is not None
+    assert (back.schedules, back.triggers) == ((), ())
+    # without `flows`, version and parameter schema are read from each deployment's flow
+    pipeline_schema = want.settings["parameter_openapi_schema"]["properties"]
+    backfill_schema = back.settings["parameter_openapi_schema"]["properties"]
+    assert {"pipeline", "partition"} <= set(pipeline_schema)
+    assert "start" not in pipeline_schema
+    assert {"pipeline", "start", "end", "mode"} <= set(backfill_schema)
+    assert "partition" not in backfill_schema
+    assert None not in (want.settings["version"], back.settings["version"])
 
 
 def test_desired_state_takes_work_pool_queue_and_job_variables_from_the_spec() -> None:
@@ -190,7 +248,7 @@ def test_desired_state_takes_work_pool_queue_and_job_variables_from_the_spec() -
 def test_pull_step_points_at_the_absolute_project_dir(monkeypatch, tmp_path) -> None:
     (tmp_path / "project").mkdir()
     monkeypatch.chdir(tmp_path)
-    (want,) = desired_state([spec()], project_dir=Path("project"), flow=FLOW)
+    (want,) = desired_state([spec()], project_dir=Path("project"), flows=FLOWS)
     assert want.settings["pull_steps"] == [
         {
             "prefect.deployments.steps.set_working_directory": {
@@ -209,7 +267,12 @@ def test_missing_deployment_is_created_with_its_schedules_and_triggers() -> None
     assert plan.create_work_pool
     assert plan.has_changes
     (change,) = plan.changes
-    assert (change.action, change.name, change.full_name) == ("create", NAME, f"{FLOW_NAME}/{NAME}")
+    assert (change.action, change.flow, change.name, change.full_name) == (
+        "create",
+        FLOW_NAME,
+        NAME,
+        f"{FLOW_NAME}/{NAME}",
+    )
     assert change.deployment_id is None
     assert change.desired == want
     assert change.create_schedules == want.schedules
@@ -219,9 +282,19 @@ def test_missing_deployment_is_created_with_its_schedules_and_triggers() -> None
 
 
 def test_nothing_to_do_when_the_server_matches() -> None:
-    want = wanted(spec(), spec("sales"))
-    plan = diff(want, server(*(stored(d, id=d.name) for d in want)))
-    assert plan == Plan(create_work_pool=False, changes=(), unchanged=(NAME, "sales"))
+    want = wanted(spec("sales"), backfill("sales"), spec(), backfill())
+    plan = diff(want, server(*(stored(d, id=d.name) for d in reversed(want))))
+    # by pipeline, each pipeline's deployment before its backfill's
+    assert plan == Plan(
+        create_work_pool=False,
+        changes=(),
+        unchanged=(
+            f"{FLOW_NAME}/{NAME}",
+            f"{BACKFILL_FLOW_NAME}/{NAME}-backfill",
+            f"{FLOW_NAME}/sales",
+            f"{BACKFILL_FLOW_NAME}/sales-backfill",
+        ),
+    )
     assert not plan.has_changes
 
 
@@ -229,7 +302,51 @@ def test_a_missing_work_pool_alone_is_a_change() -> None:
     (want,) = wanted(spec())
     plan = diff([want], server(stored(want), work_pool_exists=False))
     assert plan.has_changes
-    assert (plan.create_work_pool, plan.changes, plan.unchanged) == (True, (), (NAME,))
+    assert (plan.create_work_pool, plan.changes, plan.unchanged) == (
+        True,
+        (),
+        (f"{FLOW_NAME}/{NAME}",),
+    )
+
+
+def test_a_missing_backfill_deployment_is_created_in_the_backfill_flow() -> None:
+    want, back = wanted(spec(), backfill())
+    plan = diff([want, back], server(stored(want)))
+    (change,) = plan.changes
+    assert (change.action, change.flow, change.name, change.full_name) == (
+        "create",
+        BACKFILL_FLOW_NAME,
+        f"{NAME}-backfill",
+        f"{BACKFILL_FLOW_NAME}/{NAME}-backfill",
+    )
+    assert (change.desired, change.deployment_id) == (back, None)
+    assert change.create_schedules == change.create_triggers == ()
+    assert plan.unchanged == (f"{FLOW_NAME}/{NAME}",)
+
+
+def test_a_deployment_is_matched_by_flow_and_name() -> None:
+    # the same name in the other flow is another deployment: one created, one deleted
+    (want,) = wanted(spec("x-backfill"))
+    (elsewhere,) = wanted(backfill("x"))
+    plan = diff([want], server(stored(elsewhere, id="d5")))
+    assert [(c.action, c.full_name, c.deployment_id) for c in plan.changes] == [
+        ("delete", f"{BACKFILL_FLOW_NAME}/x-backfill", "d5"),
+        ("create", f"{FLOW_NAME}/x-backfill", None),
+    ]
+
+
+def test_a_changed_backfill_deployment_is_updated() -> None:
+    want, back = wanted(spec(), backfill())
+    stale = stored(back, id="b1", settings={**back.settings, "version": "v1", "tags": []})
+    plan = diff([want, back], server(stored(want), stale))
+    (change,) = plan.changes
+    assert (change.action, change.full_name, change.deployment_id, change.fields) == (
+        "update",
+        f"{BACKFILL_FLOW_NAME}/{NAME}-backfill",
+        "b1",
+        ("tags", "version"),
+    )
+    assert change.desired == back
 
 
 @pytest.mark.parametrize(
@@ -349,13 +466,24 @@ def test_trigger_comparison_ignores_event_order_and_ids() -> None:
 
 
 def test_a_pipeline_gone_from_the_manifests_is_deleted_with_its_triggers() -> None:
-    (have,) = wanted(spec())
-    (change,) = diff([], server(stored(have, id="d7"))).changes
-    assert (change.action, change.name, change.deployment_id) == ("delete", NAME, "d7")
+    have, back = wanted(spec(), backfill())
+    change, back_change = diff([], server(stored(back, id="d8"), stored(have, id="d7"))).changes
+    assert (change.action, change.full_name, change.deployment_id) == (
+        "delete",
+        f"{FLOW_NAME}/{NAME}",
+        "d7",
+    )
     assert change.fields == ()
     assert [t.id for t in change.delete_triggers] == ["d7-t0", "d7-t1"]
     assert [s.id for s in change.delete_schedules] == ["d7-s0"]
     assert change.create_schedules == change.create_triggers == ()
+    # its backfill deployment goes with it
+    assert (back_change.action, back_change.full_name, back_change.deployment_id) == (
+        "delete",
+        f"{BACKFILL_FLOW_NAME}/{NAME}-backfill",
+        "d8",
+    )
+    assert back_change.fields == back_change.delete_schedules == back_change.delete_triggers == ()
 
 
 def test_a_bare_deployment_gone_from_the_manifests_is_still_deleted() -> None:
@@ -366,33 +494,58 @@ def test_a_bare_deployment_gone_from_the_manifests_is_still_deleted() -> None:
 
 
 def test_only_limits_the_plan_to_the_named_pipelines() -> None:
-    want = wanted(spec(), spec("sales"))
-    owned_elsewhere = stored(wanted(spec("gone"))[0], id="d9")  # would be deleted unscoped
-    plan = diff(want, server(owned_elsewhere), only={"sales"})
-    assert [(c.action, c.name) for c in plan.changes] == [("create", "sales")]
+    want = wanted(spec(), spec("sales"), backfill(), backfill("sales"))
+    gone = [stored(d, id=f"d-{d.name}") for d in wanted(spec("gone"), backfill("gone"))]
+    plan = diff(want, server(*gone), only={"sales"})  # gone's would be deleted unscoped
+    assert [(c.action, c.full_name) for c in plan.changes] == [
+        ("create", f"{FLOW_NAME}/sales"),
+        ("create", f"{BACKFILL_FLOW_NAME}/sales-backfill"),
+    ]
     assert plan.unchanged == ()
-    unscoped = diff(want, server(owned_elsewhere))
-    assert [(c.action, c.name) for c in unscoped.changes] == [
-        ("create", NAME),
-        ("delete", "gone"),
-        ("create", "sales"),
+    unscoped = diff(want, server(*gone))
+    assert [(c.action, c.full_name) for c in unscoped.changes] == [
+        ("create", f"{FLOW_NAME}/{NAME}"),
+        ("create", f"{BACKFILL_FLOW_NAME}/{NAME}-backfill"),
+        ("delete", f"{FLOW_NAME}/gone"),
+        ("delete", f"{BACKFILL_FLOW_NAME}/gone-backfill"),
+        ("create", f"{FLOW_NAME}/sales"),
+        ("create", f"{BACKFILL_FLOW_NAME}/sales-backfill"),
     ]
 
 
+def test_only_takes_a_pipeline_by_name_not_a_pipeline_named_like_its_backfill() -> None:
+    # pipeline "sales-backfill" is not part of pipeline "sales", nor the other way round
+    want = wanted(spec("sales"), backfill("sales"), spec("sales-backfill"))
+    plan = diff(want, server(), only={"sales"})
+    assert [c.full_name for c in plan.changes] == [
+        f"{FLOW_NAME}/sales",
+        f"{BACKFILL_FLOW_NAME}/sales-backfill",
+    ]
+    plan = diff(want, server(), only={"sales-backfill"})
+    assert [c.full_name for c in plan.changes] == [f"{FLOW_NAME}/sales-backfill"]
+
+
 def test_an_untagged_deployment_of_a_pipeline_is_refused() -> None:
-    want = wanted(spec(), spec("sales"))
+    want = wanted(spec(), spec("sales"), backfill("sales"))
+    foreign = {f"{FLOW_NAME}/{NAME}", f"{BACKFILL_FLOW_NAME}/sales-backfill", "hand-made"}
     with pytest.raises(GitOpsError) as caught:
-        diff(want, server(foreign=frozenset({NAME, "sales", "hand-made"})))
+        diff(want, server(foreign=frozenset(foreign)))
     assert str(caught.value) == (
-        f"deployment(s) {FLOW_NAME}/{NAME}, {FLOW_NAME}/sales exist on the server without "
-        "the 'barecount' tag, so BareCount does not own them; delete them, or tag them "
-        "'barecount' to let 'barecount apply' take them over"
+        f"deployment(s) {FLOW_NAME}/{NAME}, {BACKFILL_FLOW_NAME}/sales-backfill exist on the "
+        "server without the 'barecount' tag, so BareCount does not own them; delete them, or "
+        "tag them 'barecount' to let 'barecount apply' take them over"
     )
 
 
 def test_untagged_deployments_no_pipeline_claims_are_left_alone() -> None:
-    want = wanted(spec())
-    plan = diff(want, server(foreign=frozenset({"hand-made", NAME})), only={"sales"})
+    want = wanted(spec(), backfill())
+    taken = frozenset({f"{FLOW_NAME}/{NAME}", f"{BACKFILL_FLOW_NAME}/{NAME}-backfill"})
+    plan = diff(want, server(foreign=taken | {"x/hand-made"}), only={"sales"})
     assert plan == Plan(create_work_pool=False, changes=())
-    plan = diff(want, server(foreign=frozenset({"hand-made"})))
-    assert [(c.action, c.name) for c in plan.changes] == [("create", NAME)]
+    # the same names in the other flow are other deployments
+    elsewhere = frozenset({f"{BACKFILL_FLOW_NAME}/{NAME}", f"{FLOW_NAME}/{NAME}-backfill"})
+    plan = diff(want, server(foreign=elsewhere))
+    assert [(c.action, c.full_name) for c in plan.changes] == [
+        ("create", f"{FLOW_NAME}/{NAME}"),
+        ("create", f"{BACKFILL_FLOW_NAME}/{NAME}-backfill"),
+    ]

@@ -259,7 +259,8 @@ def test_second_run_on_a_held_contract_is_blocked_at_its_gate(capsys, governed: 
     message = str(state.result(raise_on_failure=False))
     assert message == (
         f"blocked: drift on invoices awaiting governance (run {check.flow_run_id}, "
-        f"finance-kpi {held})"
+        f"finance-kpi {held}); it runs again when the hold is approved ('barecount pending' "
+        "lists it)"
     )
     assert warehouse_rows(home, "gdp_invoices", "2026-11-15") == 0
     with get_ledger().session() as session:

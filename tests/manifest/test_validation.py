@@ -84,7 +84,8 @@ def test_unknown_field_names_line_and_suggests(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("needs: [ingest]", "nedds: [ingest]"))
     assert problems(root) == [
         "pipelines/orders.yaml:9: spec.stages[1]: unknown field 'nedds' (did you mean 'needs'?); "
-        "allowed: name, kind, run, needs, contract, publishes, retries, timeout_seconds, params, code_version"
+        "allowed: name, kind, run, needs, contract, publishes, retries, timeout_seconds, params, "
+        "code_version"
     ]
 
 
@@ -324,7 +325,9 @@ def test_invalid_yaml_and_duplicate_keys(tmp_path: Path) -> None:
         )
     )
     assert problems(root) == [
-        "pipelines/broken.yaml:3: not valid YAML: did not find expected ',' or ']'",
+        "pipelines/broken.yaml:3: not valid YAML: did not find expected ',' or ']' at column 1 "
+        "(while parsing a flow sequence on line 2); close the quote or bracket, or quote a "
+        "value that holds ',' '[' ']' '{' '}'",
         "teams/dupe.yaml:4: duplicate key 'kind' (first on line 2); keep one",
     ]
 

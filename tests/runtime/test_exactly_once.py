@@ -49,7 +49,7 @@ def published_event_tokens() -> set[str]:
                 event=EventNameFilter(name=[PIPELINE_PUBLISHED]),
                 resource=EventResourceFilter(id=[pipeline_resource("finance-kpi")]),
             ),
-            limit=200,
+            limit=50,
         )
     return {e.payload.get("token") for e in page.events}
 

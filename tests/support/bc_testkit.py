@@ -290,3 +290,45 @@ class ProcessWorker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def scheduled_flow_run() -> str:
+    """The id of a flow run created on the session's server and never started: a run on its
+    way to the gate, not paused yet."""
+    from prefect import flow, get_client
+
+    @flow(name="bc-not-started")
+    def trivial() -> None:
+        return None
+
+    with get_client(sync_client=True) as client:
+        return str(client.create_flow_run(trivial).id)
+
+
+def pending_hold_for(flow_run_id: str, partition: str = "2026-11-22"):
+    """A pending hold in the test's ledger for ``flow_run_id`` (a renamed column on
+    finance-kpi's invoices); returns its GateCheck."""
+    from barecount.ledger import get_ledger
+    from barecount.ledger.models import GateCheck
+    from barecount.status import HoldStatus
+
+    ledger = get_ledger()
+    check = ledger.record_check(
+        check=GateCheck(
+            run_id=1,
+            token=f"rt-hold-{partition}",
+            pipeline="finance-kpi",
+            partition=partition,
+            stage="ingest-invoices",
+            contract="invoices",
+            contract_version="1.0.0",
+            flow_run_id=flow_run_id,
+            schema_fingerprint="sha256:" + "0" * 64,
+            outcome="hold",
+            classification="breaking",
+            diff=[{"kind": "renamed", "column": "customer_id", "to": "client_id"}],
+            detail="breaking drift",
+        )
+    )
+    ledger.record_hold(check=check, status=HoldStatus.PENDING, detail="renamed customer_id")
+    return check

@@ -9,25 +9,29 @@ import typer
 from rich.markup import escape
 
 from barecount.cli.output import out, print_json
-from barecount.names import WORK_POOL, deployment_name
+from barecount.names import BACKFILL_ENTRYPOINT, ENTRYPOINT, WORK_POOL
 
 if TYPE_CHECKING:
     from barecount.deploy.plan import Plan
 
 MANIFESTS_HELP = "Manifests folder (default: BARECOUNT_MANIFESTS or ./manifests)."
 PROJECT_HELP = (
-    "Folder holding flows/governed_pipeline.py where workers run the flow (default: the "
-    "current directory). It may be a path on the workers' machines that does not exist here."
+    "Folder holding flows/governed_pipeline.py and flows/governed_backfill.py where workers "
+    "run the flows (default: the current directory). It may be a path on the workers' "
+    "machines that does not exist here."
 )
 PROJECT_ENV = "BARECOUNT_PROJECT_DIR"
-ONLY_HELP = "Limit to this pipeline (repeatable); other deployments are left as they are."
-ENTRY_FILE = "flows/governed_pipeline.py"
+ONLY_HELP = (
+    "Limit to this pipeline's deployment and its backfill deployment (repeatable); other "
+    "deployments are left as they are."
+)
+ENTRY_FILES = tuple(entrypoint.split(":")[0] for entrypoint in (ENTRYPOINT, BACKFILL_ENTRYPOINT))
 
 
 def _plan(manifests: Path | None, project: Path | None, only: list[str] | None):
     """Desired state, the plan to reach it, and the API it was read from."""
     from barecount.deploy.apply import read_actual
-    from barecount.deploy.compile import compile_manifests
+    from barecount.deploy.compile import compile_project
     from barecount.deploy.plan import desired_state, diff
     from barecount.errors import BareCountError
     from barecount.manifest import load_manifests
@@ -35,13 +39,14 @@ def _plan(manifests: Path | None, project: Path | None, only: list[str] | None):
     from barecount.settings import get_settings
 
     project = (project or Path.cwd()).absolute()
-    if project.exists() and not (project / ENTRY_FILE).is_file():
+    missing = [f for f in ENTRY_FILES if not (project / f).is_file()]
+    if project.exists() and missing:
         raise BareCountError(
-            f"{project} has no {ENTRY_FILE}, so workers could not find the flow there; "
-            f"run from the repository root or pass --project (or set {PROJECT_ENV})"
+            f"{project} has no {', '.join(missing)}, so workers could not find the flows "
+            f"there; run from the repository root or pass --project (or set {PROJECT_ENV})"
         )
     found = load_manifests(manifests or get_settings().manifests)
-    desired = desired_state(compile_manifests(found), project_dir=project)
+    desired = desired_state(compile_project(found), project_dir=project)
     scope = set(only) if only else None
     api = resolve_api_url()
     with use_api(api), _client() as client:
@@ -112,7 +117,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             }
             for c in plan.changes
         ],
-        "unchanged": [deployment_name(n) for n in plan.unchanged],
+        "unchanged": list(plan.unchanged),
     }
 
 

@@ -143,7 +143,10 @@ def _decide(
         else ""
     )
     out.print(f"[green]accepted:[/] {decision}{version}")
-    _print_requeued(check.id)
+    if sent.orphaned:
+        _print_requeued(check.id)
+    elif decision == "approve":
+        out.print("the run continues; it queues again the partitions its hold blocked")
 
 
 def _print_requeued(hold_id: int) -> None:

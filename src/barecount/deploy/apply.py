@@ -11,6 +11,7 @@ from uuid import UUID
 
 from barecount.deploy.plan import (
     FIELDS,
+    FLOWS,
     SETTINGS,
     ActualState,
     Change,
@@ -21,32 +22,45 @@ from barecount.deploy.plan import (
     normalise_trigger,
     trigger_adapter,
 )
-from barecount.names import FLOW_NAME, OWNED_TAG, WORK_POOL
+from barecount.names import OWNED_TAG, WORK_POOL
 
 # --- read the server ----------------------------------------------------------------------
 
 
 def read_actual(client: Any, *, page: int = 200) -> ActualState:
-    """The flow's deployments on the server; only ours (tagged 'barecount') are read in full."""
+    """Both flows' deployments on the server; only ours (tagged 'barecount') are read in full."""
     from prefect.exceptions import ObjectNotFound
 
-    found = _flow_deployments(client, page)
+    flows = _flow_names(client)
+    found = _flow_deployments(client, list(flows), page)
     try:
         pool = client.read_work_pool(WORK_POOL) is not None
     except ObjectNotFound:
         pool = False
     return ActualState(
-        deployments=[_read_deployment(client, r) for r in found if OWNED_TAG in r.tags],
-        foreign=frozenset(r.name for r in found if OWNED_TAG not in r.tags),
+        deployments=[
+            _read_deployment(client, flows[r.flow_id], r) for r in found if OWNED_TAG in r.tags
+        ],
+        foreign=frozenset(f"{flows[r.flow_id]}/{r.name}" for r in found if OWNED_TAG not in r.tags),
         work_pool_exists=pool,
     )
 
 
-def _flow_deployments(client: Any, page: int) -> list[Any]:
-    """Every deployment of the governed flow, read `page` at a time."""
+def _flow_names(client: Any) -> dict[UUID, str]:
+    """Flow id -> name, of the two flows whose deployments are managed (those on the server)."""
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 
-    flows = FlowFilter(name=FlowFilterName(any_=[FLOW_NAME]))
+    names = FlowFilter(name=FlowFilterName(any_=sorted(set(FLOWS.values()))))
+    return {f.id: f.name for f in client.read_flows(flow_filter=names)}
+
+
+def _flow_deployments(client: Any, flow_ids: list[UUID], page: int) -> list[Any]:
+    """Every deployment of these flows, read `page` at a time."""
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterId
+
+    if not flow_ids:
+        return []
+    flows = FlowFilter(id=FlowFilterId(any_=flow_ids))
     found: list[Any] = []
     while len(batch := client.read_deployments(flow_filter=flows, limit=page, offset=len(found))):
         found.extend(batch)
@@ -55,7 +69,7 @@ def _flow_deployments(client: Any, page: int) -> list[Any]:
     return found
 
 
-def _read_deployment(client: Any, response: Any) -> DesiredDeployment:
+def _read_deployment(client: Any, flow: str, response: Any) -> DesiredDeployment:
     related = client.read_resource_related_automations(f"prefect.deployment.{response.id}")
     triggers = [t for a in related if (t := _trigger_of(a, response.id)) is not None]
     schedules = [
@@ -64,6 +78,7 @@ def _read_deployment(client: Any, response: Any) -> DesiredDeployment:
     ]
     return DesiredDeployment(
         id=str(response.id),
+        flow=flow,
         name=response.name,
         settings=response.model_dump(mode="json", include=SETTINGS),
         schedules=tuple(schedules),
@@ -128,7 +143,7 @@ def _create(change: Change, client: Any) -> list[str]:
     want = change.desired
     assert want is not None, "a create change carries the desired deployment"
     deployment_id = client.create_deployment(
-        flow_id=client.create_flow_from_name(FLOW_NAME),
+        flow_id=client.create_flow_from_name(want.flow),
         name=change.name,
         schedules=[_schedule(s) for s in want.schedules],
         path=None,

@@ -10,14 +10,17 @@ from __future__ import annotations
 import functools
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from barecount import names
 from barecount.errors import GitOpsError
-from barecount.names import OWNED_TAG, WORK_POOL, deployment_name
+from barecount.names import BACKFILL_FLOW_NAME, FLOW_NAME, OWNED_TAG, WORK_POOL
 
+# entrypoint -> name of the flow it loads: the two flows whose deployments plan and apply manage
+FLOWS = {names.ENTRYPOINT: FLOW_NAME, names.BACKFILL_ENTRYPOINT: BACKFILL_FLOW_NAME}
 PULL_STEP = "prefect.deployments.steps.set_working_directory"
 # plan label -> the deployment fields it stands for (names as in Prefect's DeploymentUpdate)
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -76,18 +79,34 @@ class Trigger:
 
 @dataclass(frozen=True, kw_only=True)
 class DesiredDeployment:
-    """One pipeline's deployment; read back from the server it also carries its `id`."""
+    """A pipeline's deployment (`governed-pipeline/<pipeline>`) or its backfill's
+    (`governed-backfill/<pipeline>-backfill`); read back from the server it has an `id`."""
 
+    flow: str  # FLOW_NAME or BACKFILL_FLOW_NAME
     name: str
     settings: dict[str, Any]  # DeploymentUpdate field -> JSON value, for every field in FIELDS
     schedules: tuple[Schedule, ...] = ()
     triggers: tuple[Trigger, ...] = ()
     id: str | None = None
 
+    @property
+    def full_name(self) -> str:
+        return f"{self.flow}/{self.name}"
+
+    @property
+    def pipeline(self) -> str:
+        """The pipeline it belongs to, by name: '<pipeline>-backfill' in the backfill flow."""
+        suffix = names.backfill_deployment_name("")
+        return self.name.removesuffix(suffix) if self.flow == BACKFILL_FLOW_NAME else self.name
+
+    def order(self) -> tuple[str, bool, str]:
+        """Sort key: by pipeline, its own deployment before its backfill's."""
+        return self.pipeline, self.flow != FLOW_NAME, self.name
+
 
 @dataclass(frozen=True, kw_only=True)
 class ActualState:
-    """The server: our deployments, names of the flow's deployments not ours, the work pool."""
+    """The server: our deployments of both flows, full names of those not ours, the pool."""
 
     deployments: list[DesiredDeployment]
     foreign: frozenset[str] = frozenset()
@@ -99,6 +118,7 @@ class Change:
     """What happens to one deployment, its schedules and its triggers."""
 
     action: Literal["create", "update", "delete"]
+    flow: str
     name: str
     deployment_id: str | None = None
     fields: tuple[str, ...] = ()
@@ -110,7 +130,7 @@ class Change:
 
     @property
     def full_name(self) -> str:
-        return deployment_name(self.name)
+        return f"{self.flow}/{self.name}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,21 +139,22 @@ class Plan:
 
     create_work_pool: bool
     changes: tuple[Change, ...]
-    unchanged: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()  # full names
 
     @property
     def has_changes(self) -> bool:
         return self.create_work_pool or bool(self.changes)
 
 
-def flow_settings() -> dict[str, Any]:
-    """Version and parameter schema of the governed flow, read as `prefect deploy` reads them."""
+def flow_settings(flow: str) -> dict[str, Any]:
+    """Version and parameter schema of a flow by name, read as `prefect deploy` reads them."""
     from prefect.utilities.callables import parameter_schema
 
-    from barecount.runtime.flows import governed_pipeline
+    from barecount.runtime.flows import governed_backfill, governed_pipeline
 
-    schema = parameter_schema(governed_pipeline).model_dump(exclude_unset=True)
-    return {"version": governed_pipeline.version, "parameter_openapi_schema": schema}
+    found = {f.name: f for f in (governed_pipeline, governed_backfill)}[flow]
+    schema = parameter_schema(found).model_dump(exclude_unset=True)
+    return {"version": found.version, "parameter_openapi_schema": schema}
 
 
 @functools.cache
@@ -152,55 +173,59 @@ def normalise_trigger(trigger: dict[str, Any]) -> dict[str, Any]:
 
 
 def desired_state(
-    specs: Iterable[dict[str, Any]], *, project_dir: Path, flow: dict[str, Any] | None = None
+    specs: Iterable[dict[str, Any]], *, project_dir: Path, flows: Mapping[str, Any] | None = None
 ) -> list[DesiredDeployment]:
-    """The deployments in `compile_manifests` output, in the JSON shapes Prefect stores.
+    """The deployments in `compile_project` output, in the JSON shapes Prefect stores.
 
-    `flow` holds version and parameter schema (default: read from the governed flow);
-    the pull step makes a worker started anywhere run the flow from `project_dir`.
+    A deployment's flow is the one its entrypoint loads; `flows` maps each flow's name to
+    its version and parameter schema (default: read from the flows); the pull step makes a
+    worker started anywhere run the flow from `project_dir`.
+
+    Raises:
+        GitOpsError: a spec's entrypoint is neither flow's.
     """
+    flows = {f: flow_settings(f) for f in FLOWS.values()} if flows is None else flows
+    pull = [{PULL_STEP: {"directory": str(Path(project_dir).absolute().resolve())}}]
+    return [_desired(spec, flows, pull) for spec in specs]
+
+
+def _desired(spec: dict[str, Any], flows: Mapping[str, Any], pull: Any) -> DesiredDeployment:
     from prefect.client.schemas.schedules import CronSchedule
 
-    flow = flow_settings() if flow is None else flow
-    adapter = trigger_adapter()
-    pull = [{PULL_STEP: {"directory": str(Path(project_dir).absolute().resolve())}}]
-    desired = []
-    for spec in specs:
-        pool = spec.get("work_pool") or {}
-        settings = {
-            "description": spec.get("description"),
-            "tags": list(spec.get("tags") or []),
-            "parameters": dict(spec.get("parameters") or {}),
-            "entrypoint": spec.get("entrypoint"),
-            "work_pool_name": pool.get("name", WORK_POOL),
-            "work_queue_name": pool.get("work_queue_name") or "default",
-            "job_variables": dict(pool.get("job_variables") or {}),
-            "pull_steps": pull,
-            **flow,
-        }
-        schedules = [
-            Schedule(
-                CronSchedule(cron=s["cron"], timezone=s.get("timezone")).model_dump(mode="json"),
-                s.get("active", True),
-                dict(s.get("parameters") or {}),
-            )
-            for s in spec.get("schedules") or []
-        ]
-        triggers = [  # an unnamed trigger gets the name prefect deploy would give it
-            adapter.validate_python({"name": f"{spec['name']}__automation_{i}", **t})
-            for i, t in enumerate(spec.get("triggers") or [], start=1)
-        ]
-        desired.append(
-            DesiredDeployment(
-                name=spec["name"],
-                settings=settings,
-                schedules=tuple(schedules),
-                triggers=tuple(
-                    Trigger(normalise_trigger(t.model_dump(mode="json"))) for t in triggers
-                ),
-            )
+    flow = FLOWS.get(spec.get("entrypoint", ""))
+    if flow is None:
+        raise GitOpsError(f"deployment {spec['name']}: no flow at {spec.get('entrypoint')!r}")
+    pool = spec.get("work_pool") or {}
+    settings = {
+        "description": spec.get("description"),
+        "tags": list(spec.get("tags") or []),
+        "parameters": dict(spec.get("parameters") or {}),
+        "entrypoint": spec.get("entrypoint"),
+        "work_pool_name": pool.get("name", WORK_POOL),
+        "work_queue_name": pool.get("work_queue_name") or "default",
+        "job_variables": dict(pool.get("job_variables") or {}),
+        "pull_steps": pull,
+        **flows[flow],
+    }
+    schedules = [
+        Schedule(
+            CronSchedule(cron=s["cron"], timezone=s.get("timezone")).model_dump(mode="json"),
+            s.get("active", True),
+            dict(s.get("parameters") or {}),
         )
-    return desired
+        for s in spec.get("schedules") or []
+    ]
+    triggers = [  # an unnamed trigger gets the name prefect deploy would give it
+        trigger_adapter().validate_python({"name": f"{spec['name']}__automation_{i}", **t})
+        for i, t in enumerate(spec.get("triggers") or [], start=1)
+    ]
+    return DesiredDeployment(
+        flow=flow,
+        name=spec["name"],
+        settings=settings,
+        schedules=tuple(schedules),
+        triggers=tuple(Trigger(normalise_trigger(t.model_dump(mode="json"))) for t in triggers),
+    )
 
 
 def _surplus(items: Sequence[Any], other: Sequence[Any]) -> tuple[Any, ...]:
@@ -217,70 +242,54 @@ def _surplus(items: Sequence[Any], other: Sequence[Any]) -> tuple[Any, ...]:
 def diff(
     desired: list[DesiredDeployment], actual: ActualState, *, only: set[str] | None = None
 ) -> Plan:
-    """What to do so the server matches `desired`; `only` limits it to those pipelines.
+    """What to do so the server matches `desired`; `only` limits it to those pipelines,
+    each with its deployment and its backfill deployment.
 
     Raises:
-        GitOpsError: a pipeline's deployment exists without the 'barecount' tag.
+        GitOpsError: a deployment to manage exists without the 'barecount' tag.
     """
-    wanted = {d.name: d for d in desired if only is None or d.name in only}
-    have = {a.name: a for a in actual.deployments if only is None or a.name in only}
-    taken = sorted(set(wanted) & actual.foreign)
+    wanted, have = _scoped(desired, only), _scoped(actual.deployments, only)
+    taken = [n for n in wanted if n in actual.foreign]
     if taken:
         raise GitOpsError(
-            f"deployment(s) {', '.join(deployment_name(n) for n in taken)} exist on the server "
+            f"deployment(s) {', '.join(taken)} exist on the server "
             f"without the '{OWNED_TAG}' tag, so BareCount does not own them; delete them, or "
             f"tag them '{OWNED_TAG}' to let 'barecount apply' take them over"
         )
-    changes, unchanged = [], []
-    for name in sorted(set(wanted) | set(have)):
-        change = _compare(name, wanted.get(name), have.get(name))
-        if change is None:
-            unchanged.append(name)
-        else:
-            changes.append(change)
-    return Plan(
-        create_work_pool=not actual.work_pool_exists,
-        changes=tuple(changes),
-        unchanged=tuple(unchanged),
-    )
+    keys = _scoped([*have.values(), *wanted.values()], None)
+    compared = {key: _compare(wanted.get(key), have.get(key)) for key in keys}
+    changes = tuple(c for c in compared.values() if c is not None)
+    unchanged = tuple(key for key, c in compared.items() if c is None)
+    return Plan(create_work_pool=not actual.work_pool_exists, changes=changes, unchanged=unchanged)
 
 
-def _compare(
-    name: str, want: DesiredDeployment | None, got: DesiredDeployment | None
-) -> Change | None:
+def _scoped(found: Iterable[DesiredDeployment], only: set[str] | None) -> dict[str, Any]:
+    """Full name -> deployment, of the pipelines in `only` (all if None), in plan order."""
+    ordered = sorted(found, key=DesiredDeployment.order)
+    return {d.full_name: d for d in ordered if only is None or d.pipeline in only}
+
+
+def _compare(want: DesiredDeployment | None, got: DesiredDeployment | None) -> Change | None:
     """The change from `got` (server) to `want` (manifests); None when they match."""
-    if got is None:
-        assert want is not None
-        return Change(
-            action="create",
-            name=name,
-            create_schedules=want.schedules,
-            create_triggers=want.triggers,
-            desired=want,
-        )
-    action: Literal["update", "delete"] = "update" if want is not None else "delete"
-    if want is None:  # to be deleted: same settings, its schedules and triggers go
-        want = DesiredDeployment(name=name, settings=got.settings)
-    change = Change(
-        action=action,
-        name=name,
-        deployment_id=got.id,
-        fields=tuple(
+    action = "create" if got is None else "delete" if want is None else "update"
+    known = want or got
+    assert known is not None
+    # a missing side is a bare copy of the other: created or deleted whole, settings as they are
+    bare = DesiredDeployment(flow=known.flow, name=known.name, settings=known.settings)
+    want, got = want or bare, got or bare
+    edits: dict[str, Any] = {
+        "fields": tuple(
             label
             for label, attrs in FIELDS.items()
             if any(want.settings.get(a) != got.settings.get(a) for a in attrs)
         ),
-        create_schedules=_surplus(want.schedules, got.schedules),
-        delete_schedules=_surplus(got.schedules, want.schedules),
-        create_triggers=_surplus(want.triggers, got.triggers),
-        delete_triggers=_surplus(got.triggers, want.triggers),
-        desired=want,
+        "create_schedules": _surplus(want.schedules, got.schedules),
+        "delete_schedules": _surplus(got.schedules, want.schedules),
+        "create_triggers": _surplus(want.triggers, got.triggers),
+        "delete_triggers": _surplus(got.triggers, want.triggers),
+    }
+    if action == "update" and not any(edits.values()):
+        return None
+    return Change(
+        action=action, flow=known.flow, name=known.name, deployment_id=got.id, desired=want, **edits
     )
-    edits = (
-        change.fields,
-        change.create_schedules,
-        change.delete_schedules,
-        change.create_triggers,
-        change.delete_triggers,
-    )
-    return change if action == "delete" or any(edits) else None

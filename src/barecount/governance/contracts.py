@@ -12,23 +12,31 @@ from barecount.governance.schema import ExtractedSchema, SchemaColumn
 
 
 def contract_schema(contract: OpenDataContractStandard) -> ExtractedSchema:
-    """The contract's first schema object as columns (logical types, required)."""
+    """The contract's first schema object as columns (logical types, required).
+
+    Contracts from the manifests passed the ODCS JSON Schema (barecount.manifest.odcs); one
+    built another way may still lack a property name, which no column can do without.
+    """
     obj = (contract.schema_ or [None])[0]
     if obj is None:
         raise ContractError(
             f"contract {contract.name!r} declares no schema objects; add one under 'schema:'"
         )
-    return ExtractedSchema(
-        object=obj.name or contract.name or "object",
-        columns=tuple(
-            SchemaColumn(
-                name=p.name or "",
-                logical_type=(p.logicalType or "string"),
-                required=bool(p.required),
+    columns = []
+    for i, prop in enumerate(obj.properties or (), start=1):
+        if not prop.name:
+            raise ContractError(
+                f"contract {contract.name!r}: property {i} of schema object {obj.name!r} has "
+                "no name; give every property a 'name' (the ODCS schema requires one)"
             )
-            for p in obj.properties or ()
-        ),
-    )
+        columns.append(
+            SchemaColumn(
+                name=prop.name,
+                logical_type=prop.logicalType or "string",
+                required=bool(prop.required),
+            )
+        )
+    return ExtractedSchema(object=obj.name or contract.name or "object", columns=tuple(columns))
 
 
 def setting(contract: OpenDataContractStandard, key: str, default: Any = None) -> Any:

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from barecount.manifest.limits import shown
 from barecount.manifest.models import KPI_PATTERN, NAME_PATTERN, RUN_PATTERN
 from barecount.manifest.suggest import did_you_mean
 from barecount.manifest.yamlsource import Document, Path_
+
+# pydantic's strict-mode errors for the Bool, Int and Number fields, and what they expect.
+STRICT_TYPES = {
+    "bool_type": "true or false",
+    "int_type": "a whole number",
+    "float_type": "a number",
+}
+# Strings that YAML would have read as that type had they not been quoted.
+_QUOTED_SCALAR = {
+    "true or false": re.compile(r"(?i)true|false|yes|no|on|off"),
+    "a whole number": re.compile(r"[-+]?\d[\d_]*"),
+    "a number": re.compile(r"[-+]?(\d[\d_]*(\.\d*)?|\.\d+)([eE][-+]?\d+)?|[-+]?\.(inf|Inf|INF)"),
+}
 
 PATTERN_HELP = {
     NAME_PATTERN: "use lower-case letters, digits and dashes, starting with a letter "
@@ -69,9 +84,11 @@ def _plain_message(err: dict[str, Any]) -> str:
         if msg.startswith(prefix):
             return msg[len(prefix) :]
     value = err.get("input")
+    if err["type"] in STRICT_TYPES:
+        return _strict_message(value, STRICT_TYPES[err["type"]])
     if err["type"] == "string_pattern_mismatch":
         rule = PATTERN_HELP.get(err["ctx"]["pattern"], f"it must match {err['ctx']['pattern']}")
-        return f"{value!r} is not valid: {rule}"
+        return f"{shown(value)} is not valid: {rule}"
     if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
         tags = (
             err.get("ctx", {}).get("expected_tags")
@@ -85,8 +102,24 @@ def _plain_message(err: dict[str, Any]) -> str:
     if msg.startswith("Input should be"):
         msg = "should be" + msg[len("Input should be") :]
         if not isinstance(value, dict | list):
-            msg = f"got {value!r}; {msg}"
+            msg = f"got {shown(value)}; {msg}"
+        if err["type"] == "string_type" and isinstance(value, bool | int | float):
+            msg += f"; YAML read it as {type(value).__name__}, so put it in quotes"
     return msg
+
+
+def _strict_message(value: Any, wanted: str) -> str:
+    """Booleans and numbers must be written as such: say how, for the usual mistakes."""
+    if isinstance(value, dict | list):
+        return f"should be {wanted}, not a {'mapping' if isinstance(value, dict) else 'list'}"
+    if isinstance(value, str):
+        unquoted = _QUOTED_SCALAR.get(wanted)
+        if unquoted is not None and unquoted.fullmatch(value.strip()):
+            return f"got {shown(value)}, a quoted string; should be {wanted}; remove the quotes"
+        return f"got {shown(value)}; should be {wanted}"
+    if isinstance(value, bool):
+        return f"got {str(value).lower()}; should be {wanted}, not true or false"
+    return f"got {shown(value)}; should be {wanted}"
 
 
 def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:

@@ -11,46 +11,63 @@ Edges = Mapping[str, Sequence[str]]  # node -> the nodes it depends on
 
 
 def find_cycle(nodes: Iterable[str], needs: Edges) -> list[str] | None:
-    """A cycle as [a, b, ..., a] in dependency order, or None. Deterministic."""
-    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    stack: list[str] = []
+    """A cycle as [a, b, ..., a] in dependency order, or None. Deterministic.
 
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for dep in needs.get(node, ()):
-            if state.get(dep) == 1:
-                start = stack.index(dep)
-                return [*stack[start:], dep]
-            if dep not in state and (found := visit(dep)):
-                return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in nodes:
-        if node not in state and (found := visit(node)):
-            # read it the way data flows: upstream first
-            return list(reversed(found))
+    Depth-first from each node in order, following needs in listed order; iterative, so a
+    chain of thousands of stages needs no deeper Python stack than one stage does.
+    """
+    state: dict[str, int] = {}  # 1 = on the path, 2 = done
+    for start in nodes:
+        if start in state:
+            continue
+        state[start] = 1
+        path = [start]
+        pending = [iter(needs.get(start, ()))]
+        while pending:
+            dep = next(pending[-1], None)
+            if dep is None:
+                state[path.pop()] = 2
+                pending.pop()
+            elif state.get(dep) == 1:
+                found = [*path[path.index(dep) :], dep]
+                return list(reversed(found))  # read it the way data flows: upstream first
+            elif dep not in state:
+                state[dep] = 1
+                path.append(dep)
+                pending.append(iter(needs.get(dep, ())))
     return None
 
 
 def layers(nodes: Sequence[str], needs: Edges) -> list[list[str]]:
     """Topological layers: each layer only needs earlier ones, so its nodes may run together.
 
-    Order inside a layer follows declaration order. Raises GraphError on a cycle.
+    Order inside a layer follows declaration order. Raises GraphError on a cycle (or on a
+    need that is not among ``nodes``, which can never be met). Linear in nodes and needs.
     """
-    remaining = list(nodes)
-    done: set[str] = set()
+    order = {name: i for i, name in enumerate(dict.fromkeys(nodes))}
+    waiting = {name: 0 for name in order}
+    dependents: dict[str, list[str]] = {name: [] for name in order}
+    for name in order:
+        for dep in dict.fromkeys(needs.get(name, ())):
+            waiting[name] += 1
+            if dep in dependents:
+                dependents[dep].append(name)
     result: list[list[str]] = []
-    while remaining:
-        ready = [n for n in remaining if all(d in done for d in needs.get(n, ()))]
-        if not ready:
-            cycle = find_cycle(remaining, needs) or remaining
-            raise GraphError("dependency cycle: " + " -> ".join(cycle))
+    ready = [name for name in order if waiting[name] == 0]
+    while ready:
         result.append(ready)
-        done.update(ready)
-        remaining = [n for n in remaining if n not in done]
+        following = []
+        for name in ready:
+            for other in dependents[name]:
+                waiting[other] -= 1
+                if waiting[other] == 0:
+                    following.append(other)
+        ready = sorted(following, key=order.__getitem__)
+    placed = {name for layer in result for name in layer}
+    if len(placed) < len(order):
+        remaining = [name for name in order if name not in placed]
+        cycle = find_cycle(remaining, needs) or remaining
+        raise GraphError("dependency cycle: " + " -> ".join(cycle))
     return result
 
 

@@ -9,7 +9,9 @@ from pydantic import ValidationError
 
 from barecount.errors import ManifestError
 from barecount.manifest.errors import problems_from_validation
+from barecount.manifest.limits import MAX_PROBLEMS_PER_FILE, shown
 from barecount.manifest.models import API_VERSION, Pipeline, Team
+from barecount.manifest.odcs import contract_problems
 from barecount.manifest.project import Loaded, ManifestSet
 from barecount.manifest.suggest import did_you_mean
 from barecount.manifest.validate import cross_check
@@ -19,8 +21,19 @@ KINDS = {"Pipeline": Pipeline, "Team": Team, "DataContract": OpenDataContractSta
 
 
 def manifest_files(root: Path) -> list[Path]:
-    """YAML files under ``root``, in a stable order."""
-    return sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    """YAML files under ``root``, in a stable order.
+
+    Anything named *.yaml or *.yml that is not a directory counts, broken links and pipes
+    included, so that reading reports it; links to directories are not followed.
+    """
+    return sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and not _is_dir(p))
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def load_manifests(root: Path | str, *, check_imports: bool = True) -> ManifestSet:
@@ -40,21 +53,33 @@ def load_manifests(root: Path | str, *, check_imports: bool = True) -> ManifestS
     found = ManifestSet(root=root)
     problems: list[str] = []
     for file in manifest_files(root):
-        try:
-            documents = list(read_documents(file))
-        except YamlProblem as exc:
-            problems.append(f"{file}:{exc.line}: {exc.message}")
-            continue
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(f"{file}:1: cannot read file: {exc}")
-            continue
-        for doc in documents:
-            problems += _load_document(doc, found)
+        problems += _capped(file, _load_file(file, found))
     if not problems:
         problems += cross_check(found, check_imports=check_imports)
     if problems:
         raise ManifestError(problems)
     return found
+
+
+def _load_file(file: Path, found: ManifestSet) -> list[str]:
+    try:
+        documents = list(read_documents(file))
+    except YamlProblem as exc:
+        return [f"{file}:{exc.line}: {exc.message}"]
+    problems: list[str] = []
+    for doc in documents:
+        problems += _load_document(doc, found)
+    return problems
+
+
+def _capped(file: Path, problems: list[str]) -> list[str]:
+    if len(problems) <= MAX_PROBLEMS_PER_FILE:
+        return problems
+    more = len(problems) - MAX_PROBLEMS_PER_FILE
+    return [
+        *problems[:MAX_PROBLEMS_PER_FILE],
+        f"{file}:1: {more} more problem(s) in this file not listed; fix the ones above first",
+    ]
 
 
 def _load_document(doc: Document, found: ManifestSet) -> list[str]:
@@ -65,13 +90,13 @@ def _load_document(doc: Document, found: ManifestSet) -> list[str]:
             "apiVersion, kind, metadata and spec"
         ]
     kind = data.get("kind")
-    if kind not in KINDS:
-        shown = "no kind" if kind is None else f"unknown kind {kind!r}{did_you_mean(kind, KINDS)}"
-        return [
-            f"{doc.file}:{doc.line_of(('kind',))}: {shown}; expected one of "
-            f"{', '.join(KINDS)} (with apiVersion {API_VERSION}, or v3.x for contracts)"
-        ]
+    if not isinstance(kind, str) or kind not in KINDS:
+        return [f"{doc.file}:{doc.line_of(('kind',))}: {_kind_problem(kind)}"]
     model_type = KINDS[kind]
+    if kind == "DataContract":
+        problems = contract_problems(doc)
+        if problems:
+            return problems
     try:
         model = model_type.model_validate(data)
     except ValidationError as exc:
@@ -82,30 +107,47 @@ def _load_document(doc: Document, found: ManifestSet) -> list[str]:
     return _add(registry, kind.lower(), model.name, Loaded(model, doc), ("metadata", "name"))
 
 
+def _kind_problem(kind: object) -> str:
+    if kind is None:
+        shown_kind = "no kind"
+    elif isinstance(kind, str):
+        shown_kind = f"unknown kind {shown(kind)}{did_you_mean(kind, KINDS)}"
+    else:
+        shown_kind = f"kind is {shown(kind)}, not a word"
+    return (
+        f"{shown_kind}; expected one of {', '.join(KINDS)} "
+        f"(with apiVersion {API_VERSION}, or v3.x for contracts)"
+    )
+
+
 def _add_contract(
     doc: Document, contract: OpenDataContractStandard, found: ManifestSet
 ) -> list[str]:
-    where = f"{doc.file}:{doc.line_of(('name',))}"
-    if not contract.name:
-        return [f"{where}: contract has no 'name'; pipelines refer to contracts by name"]
+    def at(key: str) -> str:
+        return f"{doc.file}:{doc.line_of((key,))}"
+
+    name = contract.name
+    if not name:
+        return [f"{at('name')}: contract has no 'name'; pipelines refer to contracts by name"]
     if not (contract.apiVersion or "").startswith("v3"):
         return [
-            f"{where}: contract {contract.name!r} has apiVersion {contract.apiVersion!r}; "
-            "BareCount reads Open Data Contract Standard v3 (e.g. 'v3.0.2')"
+            f"{at('apiVersion')}: contract {shown(name)} has apiVersion "
+            f"{shown(contract.apiVersion)}; BareCount reads Open Data Contract Standard v3 "
+            "(e.g. 'v3.0.2')"
         ]
     if not contract.version:
-        return [f"{where}: contract {contract.name!r} has no 'version'; add e.g. version: 1.0.0"]
+        return [f"{at('version')}: contract {shown(name)} has no 'version'; add e.g. 1.0.0"]
     if not contract.schema_:
-        return [f"{where}: contract {contract.name!r} declares no schema objects; add 'schema:'"]
-    return _add(found.contracts, "contract", contract.name, Loaded(contract, doc), ("name",))
+        return [f"{at('schema')}: contract {shown(name)} declares no schema objects; add 'schema:'"]
+    return _add(found.contracts, "contract", name, Loaded(contract, doc), ("name",))
 
 
 def _add(registry: dict[str, Loaded], kind: str, name: str, loaded: Loaded, path) -> list[str]:
     if name in registry:
         first = registry[name]
         return [
-            f"{loaded.where(*path)}: duplicate {kind} {name!r} (first in {first.where(*path)});"
-            f" {kind} names must be unique"
+            f"{loaded.where(*path)}: duplicate {kind} {shown(name)} (first in "
+            f"{first.where(*path)}); {kind} names must be unique"
         ]
     registry[name] = loaded
     return []

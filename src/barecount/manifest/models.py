@@ -12,10 +12,13 @@ from barecount.manifest.fields import (  # noqa: F401 (patterns are part of this
     KPI_PATTERN,
     NAME_PATTERN,
     RUN_PATTERN,
+    Bool,
     Clock,
     Cron,
+    Int,
     KpiName,
     Name,
+    Number,
     TimeZone,
 )
 
@@ -38,7 +41,7 @@ class PartitionSpec(Strict):
         default="daily", description="Calendar unit of one partition."
     )
     timezone: TimeZone = Field(default="UTC", description="Time zone partitions are cut in.")
-    offset: int = Field(
+    offset: Int = Field(
         default=0,
         ge=-366,
         le=366,
@@ -67,7 +70,7 @@ class Schedule(Strict):
     cron: Cron = Field(description="Five-field cron expression, evaluated in `timezone`.")
     timezone: TimeZone = Field(default="UTC", description="IANA time zone of the cron.")
     window: Window | None = Field(default=None, description="When a scheduled run may start.")
-    active: bool = Field(default=True, description="False keeps the schedule but pauses it.")
+    active: Bool = Field(default=True, description="False keeps the schedule but pauses it.")
 
 
 class SourceUpdated(Strict):
@@ -91,13 +94,13 @@ Trigger = Annotated[SourceUpdated | ContractApproved | PipelinePublished, Field(
 
 
 class Retries(Strict):
-    max: int = Field(default=3, ge=0, le=50, description="Retries after the first attempt.")
+    max: Int = Field(default=3, ge=0, le=50, description="Retries after the first attempt.")
     backoff: Literal["exponential", "fixed"] = Field(
         default="exponential", description="How the delay grows between attempts."
     )
-    base_seconds: float = Field(default=10, ge=0, description="Delay before the first retry.")
-    max_seconds: float = Field(default=600, ge=0, description="Cap on any single delay.")
-    jitter: float = Field(
+    base_seconds: Number = Field(default=10, ge=0, description="Delay before the first retry.")
+    max_seconds: Number = Field(default=600, ge=0, description="Cap on any single delay.")
+    jitter: Number = Field(
         default=0.2, ge=0, le=1, description="Random extra delay, as a fraction of the delay."
     )
 
@@ -119,12 +122,12 @@ class Retries(Strict):
 
 class Alerts(Strict):
     team: Name | None = Field(default=None, description="Team alerted; defaults to the owner.")
-    after_failed_runs: int = Field(default=1, ge=1, description="Failed runs before alerting.")
-    escalate_after: int = Field(default=3, ge=1, description="Failed runs before escalating.")
+    after_failed_runs: Int = Field(default=1, ge=1, description="Failed runs before alerting.")
+    escalate_after: Int = Field(default=3, ge=1, description="Failed runs before escalating.")
 
 
 class Governance(Strict):
-    approval_timeout_seconds: int = Field(
+    approval_timeout_seconds: Int = Field(
         default=86400,
         ge=1,
         description="How long a run paused on schema drift waits for a decision before it "
@@ -147,7 +150,7 @@ class StageSpec(Strict):
     )
     publishes: tuple[KpiName, ...] = Field(default=(), description="KPIs a kpi stage publishes.")
     retries: Retries | None = Field(default=None, description="Overrides the pipeline retries.")
-    timeout_seconds: float | None = Field(
+    timeout_seconds: Number | None = Field(
         default=None, gt=0, description="Attempt timeout; none by default."
     )
     params: dict[str, Any] = Field(default_factory=dict, description="Passed to the stage code.")
@@ -220,12 +223,12 @@ class Approver(Strict):
 
 class TeamSpec(Strict):
     approvers: tuple[Approver, ...] = Field(default=(), description="Who may approve drift.")
-    require_signed_approvals: bool = Field(
+    require_signed_approvals: Bool = Field(
         default=False, description="Decisions must carry an Ed25519 signature."
     )
     alerts: tuple[str, ...] = Field(default=(), description="Apprise URLs alerted on failure.")
     escalation: tuple[str, ...] = Field(default=(), description="Apprise URLs for escalations.")
-    hold_alert_hours: float = Field(
+    hold_alert_hours: Number = Field(
         default=24, gt=0, description="Alert when a governance hold is older than this."
     )
 

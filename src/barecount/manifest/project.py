@@ -67,6 +67,6 @@ class ManifestSet:
         for prop in self.contract(contract).customProperties or ():
             if prop.property == "barecount.owner":
                 owner = prop.value
-        if owner and owner in self.teams:
+        if isinstance(owner, str) and owner in self.teams:
             return self.teams[owner].model
         return self.owning_team(pipeline)

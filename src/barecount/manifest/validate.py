@@ -6,6 +6,7 @@ import importlib
 from typing import Any
 
 from barecount.manifest.graph import find_cycle, pipeline_upstreams, stage_needs
+from barecount.manifest.limits import shown
 from barecount.manifest.models import ContractApproved, Pipeline, PipelinePublished
 from barecount.manifest.project import Loaded, ManifestSet
 from barecount.manifest.suggest import did_you_mean
@@ -75,10 +76,11 @@ def _check_stage_references(loaded: Loaded, found: ManifestSet, check_imports: b
     pipeline: Pipeline = loaded.model
     problems: list[str] = []
     names = [s.name for s in pipeline.spec.stages]
+    known = set(names)
     for i, stage in enumerate(pipeline.spec.stages):
         at = ("spec", "stages", i)
         for j, need in enumerate(stage.needs):
-            if need not in names:
+            if need not in known:
                 problems.append(
                     f"{loaded.where(*at, 'needs', j)}: stage {stage.name!r} needs unknown stage "
                     f"{need!r}{did_you_mean(need, names)}"
@@ -165,18 +167,28 @@ def _check_contract(loaded: Loaded, found: ManifestSet) -> list[str]:
     contract = loaded.model
     problems = []
     owner = contract_setting(contract, "owner")
-    if owner is not None and owner not in found.teams:
+    if owner is not None and (not isinstance(owner, str) or owner not in found.teams):
         problems.append(
-            f"{loaded.where('customProperties')}: contract {contract.name!r} owner {owner!r} "
-            f"is not a team{did_you_mean(str(owner), found.teams)}"
+            f"{_setting_where(loaded, 'owner')}: contract {shown(contract.name)} owner "
+            f"{shown(owner)} is not a team{did_you_mean(str(owner), found.teams)}; name the "
+            "team that owns the contract"
         )
     auto = contract_setting(contract, "autoApprove")
-    if auto is not None and auto not in CONTRACT_AUTO_APPROVE:
+    if auto is not None and (not isinstance(auto, str) or auto not in CONTRACT_AUTO_APPROVE):
         problems.append(
-            f"{loaded.where('customProperties')}: contract {contract.name!r} "
-            f"barecount.autoApprove is {auto!r}; use one of {', '.join(CONTRACT_AUTO_APPROVE)}"
+            f"{_setting_where(loaded, 'autoApprove')}: contract {shown(contract.name)} "
+            f"barecount.autoApprove is {shown(auto)}; use one of "
+            f"{', '.join(CONTRACT_AUTO_APPROVE)}"
         )
     return problems
+
+
+def _setting_where(loaded: Loaded, key: str) -> str:
+    """'file:line' of the value of the customProperties entry 'barecount.<key>'."""
+    for i, prop in enumerate(loaded.model.customProperties or ()):
+        if prop.property == f"barecount.{key}":
+            return loaded.where("customProperties", i, "value")
+    return loaded.where("customProperties")
 
 
 def _check_pipeline_cycles(found: ManifestSet) -> list[str]:

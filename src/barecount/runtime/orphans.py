@@ -50,11 +50,17 @@ def flow_run_state(flow_run_id: str | None) -> str | None:
     return flow_run.state.name if flow_run.state else None
 
 
+ENDED = ("Completed", "Failed", "Crashed", "Cancelled", "TimedOut")
+
+
 def is_orphaned(ledger: Ledger, check: GateCheck) -> bool:
-    """Whether nothing waits on a pending hold: its flow run is not paused (it ended, or
-    it never paused: a backfill), or the process that paused it on this host is gone."""
+    """Whether nothing waits on a pending hold any more: its flow run is gone or ended (a
+    backfill goes on past its holds), or the process that paused it on this host died.
+
+    A run still on its way to the gate (scheduled, running) is not orphaned: it will pause.
+    """
     state = flow_run_state(check.flow_run_id)
-    if state not in ("Paused", "Suspended"):
+    if state is None or state in ENDED:
         return True
     with ledger.session() as session:
         waiter = (

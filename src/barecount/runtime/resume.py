@@ -56,10 +56,10 @@ def _signature(settings: Settings, check: GateCheck, approver: str, decision: st
 def _resume(check: GateCheck, form: dict[str, str]) -> None:
     try:
         resume_flow_run(check.flow_run_id, run_input=form)
-    except ObjectNotFound:
+    except ObjectNotFound:  # deleted since the orphan check
         raise NotPausedError(
-            f"flow run {check.flow_run_id} does not exist on the Prefect server, so nothing "
-            "waits for this decision"
+            f"flow run {check.flow_run_id} does not exist on the Prefect server; decide again "
+            "to apply the decision to the hold itself"
         ) from None
     except (PrefectNotPaused, FlowPauseTimeout):
         raise NotPausedError(

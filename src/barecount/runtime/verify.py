@@ -64,7 +64,8 @@ def verify_partition(
         }
         for name, result in job.results.items()
     }
-    differ = sorted(name for name, v in compared.items() if not v["deterministic"])
+    order = [s.name for s in scope.spec.spec.stages]  # report in the pipeline's stage order
+    differ = [n for n in order if n in compared and not compared[n]["deterministic"]]
     if error is not None:
         status, detail = RunStatus(getattr(error, "status", RunStatus.FAILED)), str(error)
     else:
