@@ -181,3 +181,26 @@ def test_a_killed_paused_run_leaves_an_orphan_that_a_rejection_closes(
     code, out, err = cli(capsys, "run", "finance-kpi", "-p", other, "-m", str(project))
     assert code == 0, err
     assert published(other)
+
+
+def test_a_killed_paused_run_is_approved_and_its_day_runs_again(
+    capsys, project: Path, home: Path, tmp_path: Path
+) -> None:
+    day = DAYS[0]
+    write_extract(home / "landing", "erp.invoices", day, 60, drift="rename-column")
+    paused = spawn_run(project, day)
+    check = wait_for_pause(day, paused)
+    os.killpg(paused.pid, signal.SIGKILL)
+    paused.wait()
+    [hold] = pending_rows(capsys)
+    assert (hold["hold"], hold["waiting"]) == (check.id, "orphaned")
+    with ProcessWorker(tmp_path / "project"):
+        code, out, err = cli(capsys, "approve", check.token, "--as", "bob", "-m", str(project))
+        assert code == 0, err
+        assert "contract invoices is now version 2.0.0" in out
+        assert f"queued again: finance-kpi {day} (flow run " in out
+        wait_for(lambda: published(day), timeout=60, what="the killed run's day published")
+    assert (f"hold-approved:{check.id}", "published") in runs_of(day)
+    from barecount.runtime.orphans import flow_run_state
+
+    assert flow_run_state(check.flow_run_id) == "Cancelled"  # not left Paused for ever
