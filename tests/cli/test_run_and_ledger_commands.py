@@ -54,7 +54,7 @@ def test_ledger_show_runs_and_verify(capsys, home: Path, manifests: Path) -> Non
     code, out, _ = run(capsys, "ledger", "verify")
     assert code == 0
     # run, contract version, 3 attempts, gate check, 3 publications, summary
-    assert "ledger verified: 10 rows, chain intact" in out
+    assert "ledger verified: 13 rows, chain intact" in out
 
     publication_id = shown["publications"][0]["id"]
     with sqlite3.connect(home / "ledger.db") as conn:

@@ -53,6 +53,20 @@ def published(partition: str) -> list[Publication]:
         return list(session.execute(query).scalars())
 
 
+def published_or_why(partition: str):
+    """The partition's publications; while there are none, fail fast if its requeued run
+    failed (with the reason), so a broken run is not mistaken for a slow worker."""
+    from barecount.runtime.orphans import flow_run_state
+
+    found = published(partition)
+    row = requeued(partition)
+    if not found and row is not None:
+        assert row.flow_run_id, f"not queued again: {row.error}"
+        state = flow_run_state(row.flow_run_id)
+        assert state not in ("Failed", "Crashed", "Cancelled"), f"requeued run {state}"
+    return found
+
+
 def requeued(partition: str) -> RequeuedRun | None:
     with get_ledger().session() as session:
         return session.execute(
@@ -86,9 +100,15 @@ def project(manifests: Path, home: Path, tmp_path: Path) -> Path:
     """Signed approvals, small extracts, finance-kpi applied to the server: its manifests."""
     require_signed_approvals(manifests)
     pipeline = manifests / "pipelines" / "finance-kpi.yaml"
-    pipeline.write_text(
-        pipeline.read_text().replace("invoices_per_day: 2000", "invoices_per_day: 60")
+    text = pipeline.read_text().replace("invoices_per_day: 2000", "invoices_per_day: 60")
+    # no event triggers: other tests' approvals and extracts (same server, same contract
+    # name) would start runs of this deployment in this test's ledger and hold it
+    triggers = (
+        "  triggers:\n    - {on: source-updated, source: erp.invoices}\n"
+        "    - {on: contract-approved, contract: invoices}\n"
     )
+    assert triggers in text
+    pipeline.write_text(text.replace(triggers, ""))
     return deploy_project(manifests, tmp_path / "project", "finance-kpi")
 
 
@@ -114,7 +134,9 @@ def test_approval_queues_the_partitions_the_hold_blocked(
         assert "the run continues; it queues again the partitions its hold blocked" in out
         _, stderr = paused.communicate(timeout=120)
         assert paused.returncode == 0, stderr
-        wait_for(lambda: published(second), timeout=60, what=f"{second} published by a worker")
+        wait_for(
+            lambda: published_or_why(second), timeout=90, what=f"{second} published by a worker"
+        )
     assert requeued(second).hold_check_id == check.id
     assert (f"hold-approved:{check.id}", "published") in runs_of(second)
     assert pending_rows(capsys) == []
@@ -138,7 +160,7 @@ def test_an_orphaned_backfill_hold_is_approved_and_its_day_runs_again(
         assert "Traceback" not in out + err
         assert "to the orphaned hold of finance-kpi 2026-08-04" in out
         assert "contract invoices is now version 2.0.0" in out
-        wait_for(lambda: published(DAYS[1]), timeout=60, what="the held day published")
+        wait_for(lambda: published_or_why(DAYS[1]), timeout=90, what="the held day published")
     with get_ledger().session() as session:
         version = session.execute(
             select(ContractVersion).where(ContractVersion.version == "2.0.0")
@@ -199,7 +221,7 @@ def test_a_killed_paused_run_is_approved_and_its_day_runs_again(
         assert code == 0, err
         assert "contract invoices is now version 2.0.0" in out
         assert f"queued again: finance-kpi {day} (flow run " in out
-        wait_for(lambda: published(day), timeout=60, what="the killed run's day published")
+        wait_for(lambda: published_or_why(day), timeout=90, what="the killed run's day published")
     assert (f"hold-approved:{check.id}", "published") in runs_of(day)
     from barecount.runtime.orphans import flow_run_state
 

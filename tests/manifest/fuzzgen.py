@@ -70,46 +70,93 @@ class Slot:
 # int:LO:HI / num:LO:HI: strict numbers with bounds; bool; map / list: containers.
 FIELD_TYPES: dict[str, dict[str, str]] = {
     "Pipeline": {
-        "apiVersion": "const", "kind": "kind", "metadata": "map", "metadata.name": "name",
-        "metadata.owner": "ref", "metadata.description": "text", "spec": "map",
-        "spec.partition": "map", "spec.partition.calendar": "enum",
-        "spec.partition.timezone": "tz", "spec.partition.offset": "int:-366:366",
-        "spec.schedule": "map", "spec.schedule.cron": "cron", "spec.schedule.timezone": "tz",
-        "spec.schedule.window": "map", "spec.schedule.window.start": "clock",
-        "spec.schedule.window.end": "clock", "spec.schedule.window.late": "enum",
-        "spec.triggers": "list", "spec.triggers[*]": "map", "spec.triggers[*].on": "enum",
-        "spec.triggers[*].source": "text", "spec.triggers[*].contract": "ref",
-        "spec.triggers[*].pipeline": "ref", "spec.retries": "map",
-        "spec.retries.max": "int:0:50", "spec.retries.backoff": "enum",
-        "spec.retries.base_seconds": "num:0:", "spec.retries.max_seconds": "num:0:",
-        "spec.retries.jitter": "num:0:1", "spec.alerts": "map", "spec.alerts.team": "ref",
-        "spec.alerts.after_failed_runs": "int:1:", "spec.alerts.escalate_after": "int:1:",
-        "spec.stages": "list", "spec.stages[*]": "map", "spec.stages[*].name": "name",
-        "spec.stages[*].kind": "enum", "spec.stages[*].run": "run",
-        "spec.stages[*].contract": "ref", "spec.stages[*].needs": "list",
-        "spec.stages[*].needs[*]": "ref", "spec.stages[*].publishes": "list",
-        "spec.stages[*].publishes[*]": "kpi", "spec.stages[*].params": "map",
+        "apiVersion": "const",
+        "kind": "kind",
+        "metadata": "map",
+        "metadata.name": "name",
+        "metadata.owner": "ref",
+        "metadata.description": "text",
+        "spec": "map",
+        "spec.partition": "map",
+        "spec.partition.calendar": "enum",
+        "spec.partition.timezone": "tz",
+        "spec.partition.offset": "int:-366:366",
+        "spec.schedule": "map",
+        "spec.schedule.cron": "cron",
+        "spec.schedule.timezone": "tz",
+        "spec.schedule.window": "map",
+        "spec.schedule.window.start": "clock",
+        "spec.schedule.window.end": "clock",
+        "spec.schedule.window.late": "enum",
+        "spec.triggers": "list",
+        "spec.triggers[*]": "map",
+        "spec.triggers[*].on": "enum",
+        "spec.triggers[*].source": "text",
+        "spec.triggers[*].contract": "ref",
+        "spec.triggers[*].pipeline": "ref",
+        "spec.retries": "map",
+        "spec.retries.max": "int:0:50",
+        "spec.retries.backoff": "enum",
+        "spec.retries.base_seconds": "num:0:",
+        "spec.retries.max_seconds": "num:0:",
+        "spec.retries.jitter": "num:0:1",
+        "spec.alerts": "map",
+        "spec.alerts.team": "ref",
+        "spec.alerts.after_failed_runs": "int:1:",
+        "spec.alerts.escalate_after": "int:1:",
+        "spec.stages": "list",
+        "spec.stages[*]": "map",
+        "spec.stages[*].name": "name",
+        "spec.stages[*].kind": "enum",
+        "spec.stages[*].run": "run",
+        "spec.stages[*].contract": "ref",
+        "spec.stages[*].needs": "list",
+        "spec.stages[*].needs[*]": "ref",
+        "spec.stages[*].publishes": "list",
+        "spec.stages[*].publishes[*]": "kpi",
+        "spec.stages[*].params": "map",
     },
     "Team": {
-        "apiVersion": "const", "kind": "kind", "metadata": "map", "metadata.name": "name",
-        "metadata.description": "text", "spec": "map", "spec.approvers": "list",
-        "spec.approvers[*]": "map", "spec.approvers[*].name": "name",
-        "spec.require_signed_approvals": "bool", "spec.alerts": "list",
+        "apiVersion": "const",
+        "kind": "kind",
+        "metadata": "map",
+        "metadata.name": "name",
+        "metadata.description": "text",
+        "spec": "map",
+        "spec.approvers": "list",
+        "spec.approvers[*]": "map",
+        "spec.approvers[*].name": "name",
+        "spec.require_signed_approvals": "bool",
+        "spec.alerts": "list",
         "spec.escalation": "list",
     },
     "DataContract": {
-        "apiVersion": "enum", "kind": "kind", "id": "text", "name": "cname", "version": "text",
-        "status": "text", "domain": "text", "description": "map", "description.*": "text",
-        "schema": "list", "schema[*]": "map", "schema[*].name": "text",
-        "schema[*].physicalName": "text", "schema[*].physicalType": "text",
-        "schema[*].description": "text", "schema[*].properties": "list",
-        "schema[*].properties[*]": "map", "schema[*].properties[*].name": "text",
+        "apiVersion": "enum",
+        "kind": "kind",
+        "id": "text",
+        "name": "cname",
+        "version": "text",
+        "status": "text",
+        "domain": "text",
+        "description": "map",
+        "description.*": "text",
+        "schema": "list",
+        "schema[*]": "map",
+        "schema[*].name": "text",
+        "schema[*].physicalName": "text",
+        "schema[*].physicalType": "text",
+        "schema[*].description": "text",
+        "schema[*].properties": "list",
+        "schema[*].properties[*]": "map",
+        "schema[*].properties[*].name": "text",
         "schema[*].properties[*].logicalType": "enum",
         "schema[*].properties[*].physicalType": "text",
         "schema[*].properties[*].required": "bool",
         "schema[*].properties[*].description": "text",
-        "schema[*].properties[*].examples": "list", "customProperties": "list",
-        "customProperties[*]": "map", "customProperties[*].property": "text",
+        "schema[*].properties[*].examples": "list",
+        "customProperties": "list",
+        "customProperties[*]": "map",
+        "customProperties[*].property": "text",
         "customProperties[*].value": "ref",
     },
 }
@@ -118,38 +165,81 @@ OPEN_MAPPINGS = {"spec.stages[*].params", "description", "metadata.labels"}
 # Keys that must be present: deleting one is an error at the parent's line.
 REQUIRED = {
     "Pipeline": {
-        "apiVersion", "kind", "metadata", "spec", "metadata.name", "spec.stages",
-        "spec.stages[*].name", "spec.stages[*].kind", "spec.stages[*].run",
-        "spec.triggers[*].on", "spec.triggers[*].source", "spec.triggers[*].contract",
-        "spec.triggers[*].pipeline", "spec.schedule.cron", "spec.schedule.window.start",
+        "apiVersion",
+        "kind",
+        "metadata",
+        "spec",
+        "metadata.name",
+        "spec.stages",
+        "spec.stages[*].name",
+        "spec.stages[*].kind",
+        "spec.stages[*].run",
+        "spec.triggers[*].on",
+        "spec.triggers[*].source",
+        "spec.triggers[*].contract",
+        "spec.triggers[*].pipeline",
+        "spec.schedule.cron",
+        "spec.schedule.window.start",
         "spec.schedule.window.end",
     },
     "Team": {"apiVersion", "kind", "metadata", "metadata.name", "spec.approvers[*].name"},
     "DataContract": {
-        "apiVersion", "kind", "id", "name", "version", "schema", "schema[*].properties[*].name",
-        "customProperties[*].property", "customProperties[*].value",
+        "apiVersion",
+        "kind",
+        "id",
+        "name",
+        "version",
+        "schema",
+        "schema[*].properties[*].name",
+        "customProperties[*].property",
+        "customProperties[*].value",
+        # not in the ODCS text, but the 3.2 JSON Schema's if/then rules on logicalType all
+        # apply when it is absent (asking for 'map' among others): in effect required
+        "schema[*].properties[*].logicalType",
     },
 }
 # Keys whose deletion leaves a valid manifest.
 OPTIONAL = {
     "Pipeline": {
-        "metadata.description", "spec.partition", "spec.schedule", "spec.triggers",
-        "spec.retries", "spec.partition.calendar", "spec.partition.timezone",
-        "spec.partition.offset", "spec.schedule.timezone", "spec.schedule.window",
-        "spec.schedule.window.late", "spec.retries.max", "spec.retries.backoff",
-        "spec.retries.jitter", "spec.alerts.after_failed_runs",
-        "spec.alerts.escalate_after", "spec.stages[*].params",
+        "metadata.description",
+        "spec.partition",
+        "spec.schedule",
+        "spec.triggers",
+        "spec.retries",
+        "spec.partition.calendar",
+        "spec.partition.timezone",
+        "spec.partition.offset",
+        "spec.schedule.timezone",
+        "spec.schedule.window",
+        "spec.schedule.window.late",
+        "spec.retries.max",
+        "spec.retries.backoff",
+        "spec.retries.jitter",
+        "spec.alerts.after_failed_runs",
+        "spec.alerts.escalate_after",
+        "spec.stages[*].params",
     },
     "Team": {
-        "metadata.description", "spec", "spec.approvers", "spec.require_signed_approvals",
-        "spec.alerts", "spec.escalation",
+        "metadata.description",
+        "spec",
+        "spec.approvers",
+        "spec.require_signed_approvals",
+        "spec.alerts",
+        "spec.escalation",
     },
     "DataContract": {
-        "status", "domain", "description", "description.*", "schema[*].physicalName",
-        "schema[*].physicalType", "schema[*].description",
-        "schema[*].properties[*].logicalType", "schema[*].properties[*].physicalType",
-        "schema[*].properties[*].required", "schema[*].properties[*].description",
-        "schema[*].properties[*].examples", "customProperties",
+        "status",
+        "domain",
+        "description",
+        "description.*",
+        "schema[*].physicalName",
+        "schema[*].physicalType",
+        "schema[*].description",
+        "schema[*].properties[*].physicalType",
+        "schema[*].properties[*].required",
+        "schema[*].properties[*].description",
+        "schema[*].properties[*].examples",
+        "customProperties",
     },
 }
 
@@ -217,7 +307,9 @@ def _index(rel, kind, node, path, slots, mappings) -> None:
         for i, item in enumerate(node.value):
             child = (*path, i)
             slots.append(
-                Slot(rel, child, item.start_mark.line + 1, None, item, node, field_type(kind, child))
+                Slot(
+                    rel, child, item.start_mark.line + 1, None, item, node, field_type(kind, child)
+                )
             )
             _index(rel, kind, item, child, slots, mappings)
 
@@ -290,9 +382,22 @@ def delete_entry(text: str, slot: Slot) -> str | None:
         if i + 1 >= len(entries):
             return None
         return text[: key.start_mark.index] + text[entries[i + 1].start_mark.index :]
-    end = block_end(text, slot.value) if multiline(slot.value) else block_end(text, key)
-    end = max(end, text.find("\n", slot.value.end_mark.index) + 1)
+    if multiline(slot.value):
+        end = block_end(text, slot.value)
+    else:
+        end = text.find("\n", slot.value.end_mark.index) + 1 or len(text)
     return text[:start] + text[end:]
+
+
+def node_at(text: str, path: tuple, doc: int = 0) -> Node:
+    """The node at ``path`` of document ``doc`` of ``text``."""
+    node = list(yaml.compose_all(text, Loader=yaml.SafeLoader))[doc]
+    for part in path:
+        if isinstance(node, MappingNode):
+            node = next(v for k, v in node.value if k.value == str(part))
+        else:
+            node = node.value[part]
+    return node
 
 
 def line_in(text: str, path: tuple, doc: int = 0) -> int:
@@ -317,15 +422,60 @@ def line_in(text: str, path: tuple, doc: int = 0) -> int:
 # ---- strings --------------------------------------------------------------------------
 
 UNICODE = [
-    "fïnance", "ЗАКАЗЫ", "发票", "請求書", "🧾📈", "e\u0301t\u0301e\u0301", "a\u200bb", "\u202eevil",
-    "a\u00a0b", "\ufeffbom", "\U0001f600" * 3, "ÅÄÖ-åäö", "עברית", "العربية", "\ufffd",
-    "\U00010348", "Zalgo\u0336\u0337\u0338", "x\u2066y\u2069", "\u00df\u1e9e", "ǅ",
+    "fïnance",
+    "ЗАКАЗЫ",
+    "发票",
+    "請求書",
+    "🧾📈",
+    "e\u0301t\u0301e\u0301",
+    "a\u200bb",
+    "\u202eevil",
+    "a\u00a0b",
+    "\ufeffbom",
+    "\U0001f600" * 3,
+    "ÅÄÖ-åäö",
+    "עברית",
+    "العربية",
+    "\ufffd",
+    "\U00010348",
+    "Zalgo\u0336\u0337\u0338",
+    "x\u2066y\u2069",
+    "\u00df\u1e9e",
+    "ǅ",
 ]
 ASCII_NASTY = [
-    "", " ", "UPPER", "1starts-with-digit", "has space", "trailing-", "a" * 64, "-lead",
-    "under_score", "dot.ted", "semi;colon", "quote'd", 'dq"x', "back\\slash", "[/bold]",
-    "[red]x[/red]", "%s%n", "{{template}}", "${ENV}", "../../etc/passwd", "NUL\u0000in",
-    "tab\there", "new\nline", "C:\\path", "*", "&", "!tag", "|", ">", "#hash", "@at", "`tick`",
+    "",
+    " ",
+    "UPPER",
+    "1starts-with-digit",
+    "has space",
+    "trailing-",
+    "a" * 64,
+    "-lead",
+    "under_score",
+    "dot.ted",
+    "semi;colon",
+    "quote'd",
+    'dq"x',
+    "back\\slash",
+    "[/bold]",
+    "[red]x[/red]",
+    "%s%n",
+    "{{template}}",
+    "${ENV}",
+    "../../etc/passwd",
+    "NUL\u0000in",
+    "tab\there",
+    "new\nline",
+    "C:\\path",
+    "*",
+    "&",
+    "!tag",
+    "|",
+    ">",
+    "#hash",
+    "@at",
+    "`tick`",
 ]
 
 

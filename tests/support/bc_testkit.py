@@ -212,8 +212,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def deploy_project(manifests: Path, project: Path, *pipelines: str) -> Path:
     """A project folder (flows/, a copy of ``manifests``) applied to the session's server:
-    its pipelines' deployments on the 'barecount' process pool, scheduled leftovers of other
-    tests removed from the pool. Returns the project's manifests folder."""
+    its pipelines' deployments on the 'barecount' process pool, after every other deployment
+    of the pool (other tests' leftovers, whose triggers would keep this test's worker busy)
+    is removed. Returns the project's manifests folder."""
     import shutil
 
     from prefect import get_client
@@ -232,7 +233,8 @@ def deploy_project(manifests: Path, project: Path, *pipelines: str) -> Path:
     from barecount.names import WORK_POOL, deployment_name
 
     pipelines = pipelines or ("finance-kpi", "finance-rollup")
-    forget_deployments(*(deployment_name(p) for p in pipelines))
+    forget_deployments(*(deployment_name(p) for p in pipelines))  # served ones too
+    clear_pool()
     shutil.copytree(REPO / "flows", project / "flows")
     shutil.copytree(manifests, project / "manifests")
     with get_client(sync_client=True) as client:
@@ -332,3 +334,19 @@ def pending_hold_for(flow_run_id: str, partition: str = "2026-11-22"):
     )
     ledger.record_hold(check=check, status=HoldStatus.PENDING, detail="renamed customer_id")
     return check
+
+
+def clear_pool() -> None:
+    """Delete every deployment on the 'barecount' work pool, with its runs and automations."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
+
+    from barecount.names import WORK_POOL
+
+    with get_client(sync_client=True) as client:
+        found = client.read_deployments(
+            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[WORK_POOL])),
+            limit=200,
+        )
+        names = [f"{client.read_flow(d.flow_id).name}/{d.name}" for d in found]
+    forget_deployments(*names)

@@ -33,6 +33,9 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
 _RESOLVER = yaml.resolver.Resolver()
+_STR = "tag:yaml.org,2002:str"
+_AS_TEXT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"}
+_SCALAR_TAGS: dict[tuple[str, object], str] = {}
 
 
 @dataclass
@@ -66,31 +69,57 @@ def compose_documents(text: str) -> Iterator[Node | None]:
     budget = _Budget()
     stack: list[_Open] = []
     root: list[tuple[Node, int, int, int]] = []
-    for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, ev.DocumentStartEvent):
-            _start_document(event, budget)
-            root.clear()
-        elif isinstance(event, ev.DocumentEndEvent):
-            yield root[0][0] if root else None
-        elif isinstance(event, ev.AliasEvent):
-            _attach(stack, root, _alias(event, stack, budget))
-        elif isinstance(event, ev.ScalarEvent):
-            node = ScalarNode(
-                _tag(ScalarNode, event.tag, event.value, event.implicit),
-                event.value,
-                event.start_mark,
-                event.end_mark,
-                style=event.style,
-            )
-            _count(budget, 1, len(event.value), event)
-            _attach(stack, root, _anchor((node, 1, 0, len(event.value)), event, budget))
-        elif isinstance(event, ev.CollectionStartEvent):
+    for event in _events(text):
+        kind = type(event)
+        if kind is ev.ScalarEvent:  # most events: kept inline
+            value = event.value
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = _scalar_tag(value, event.implicit)
+            node = ScalarNode(tag, value, event.start_mark, event.end_mark, style=event.style)
+            budget.values += 1
+            budget.chars += len(value)
+            if budget.values > MAX_VALUES or budget.chars > MAX_CHARS:
+                _count(budget, 0, 0, event)  # raises the budget's problem
+            made = (node, 1, 0, len(value))
+            _attach(stack, root, made if event.anchor is None else _anchor(made, event, budget))
+        elif kind is ev.MappingStartEvent or kind is ev.SequenceStartEvent:
             stack.append(_open(event, len(stack), budget))
-        elif isinstance(event, ev.CollectionEndEvent):
+        elif kind is ev.MappingEndEvent or kind is ev.SequenceEndEvent:
             done = stack.pop()
             done.node.end_mark = event.end_mark
             made = (done.node, done.size, done.height, done.chars)
             _attach(stack, root, _anchor(made, done, budget))
+        elif kind is ev.AliasEvent:
+            _attach(stack, root, _alias(event, stack, budget))
+        elif kind is ev.DocumentStartEvent:
+            _start_document(event, budget)
+            root.clear()
+        elif kind is ev.DocumentEndEvent:
+            yield root[0][0] if root else None
+
+
+def _events(text: str) -> Iterator[ev.Event]:
+    """libyaml's events, pulled directly (yaml.parse's generator costs twice as much)."""
+    loader = _Loader(text)
+    try:
+        while True:
+            event = loader.get_event()
+            if event is None or type(event) is ev.StreamEndEvent:
+                return
+            yield event
+    finally:
+        loader.dispose()
+
+
+def _scalar_tag(value: str, implicit: object) -> str:
+    key = (value, implicit)
+    tag = _SCALAR_TAGS.get(key)
+    if tag is None:
+        tag = _tag(ScalarNode, None, value, implicit)
+        if len(value) <= 32 and len(_SCALAR_TAGS) < 4096:  # words repeat; long text does not
+            _SCALAR_TAGS[key] = tag
+    return tag
 
 
 def _start_document(event: ev.DocumentStartEvent, budget: _Budget) -> None:
@@ -200,6 +229,9 @@ def _attach(stack: list[_Open], root: list, made: tuple) -> None:
 
 
 def _tag(kind: type, tag: str | None, value: str | None, implicit: object) -> str:
-    if tag is None or tag == "!":  # no tag, or the non-specific one: resolve as PyYAML does
-        return _RESOLVER.resolve(kind, value, implicit)
-    return tag
+    if tag is not None and tag != "!":
+        return tag  # written out: the builder allows only a few
+    # no tag, or the non-specific one: resolve as PyYAML does, except that dates and times
+    # and the YAML 1.1 '=' stay the text written (ODCS and our models hold dates as text)
+    resolved = _RESOLVER.resolve(kind, value, implicit)
+    return _STR if resolved in _AS_TEXT else resolved

@@ -34,8 +34,7 @@ def _check_timezone(value: str) -> str:
             pass
     hint = did_you_mean(value, available_timezones()) if len(value) <= _ZONE_MAX else ""
     raise ValueError(
-        f"unknown time zone {shown(value)}{hint}; use an IANA name such as 'Europe/Berlin' "
-        "or 'UTC'"
+        f"unknown time zone {shown(value)}{hint}; use an IANA name such as 'Europe/Berlin' or 'UTC'"
     )
 
 

@@ -45,7 +45,7 @@ def layers(nodes: Sequence[str], needs: Edges) -> list[list[str]]:
     need that is not among ``nodes``, which can never be met). Linear in nodes and needs.
     """
     order = {name: i for i, name in enumerate(dict.fromkeys(nodes))}
-    waiting = {name: 0 for name in order}
+    waiting = dict.fromkeys(order, 0)
     dependents: dict[str, list[str]] = {name: [] for name in order}
     for name in order:
         for dep in dict.fromkeys(needs.get(name, ())):

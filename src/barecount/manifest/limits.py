@@ -13,7 +13,7 @@ MAX_FILE_BYTES = 1 << 20  # 1 MiB: the largest shipped manifest is under 3 KiB
 MAX_DOCUMENTS = 100  # YAML documents ('---') in one file
 MAX_DEPTH = 64  # nested mappings and lists, counting what aliases expand to
 MAX_ALIASES = 100  # '*alias' uses in one file
-MAX_VALUES = 100_000  # values (keys, items, scalars) in one file once aliases are expanded
+MAX_VALUES = 50_000  # values (keys, items, scalars) in one file once aliases are expanded
 MAX_CHARS = 4 << 20  # characters of text in one file once aliases are expanded
 MAX_PROBLEMS_PER_FILE = 50  # problems listed for one file; the rest are counted
 

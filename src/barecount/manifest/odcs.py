@@ -33,8 +33,10 @@ _TYPES = {
 def _validator() -> Any:
     import jsonschema  # a dependency of Prefect's; imported only when a contract is read
 
-    text = resources.files("open_data_contract_standard").joinpath("schema.json").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("open_data_contract_standard")
+        .joinpath("schema.json")
+        .read_text(encoding="utf-8")
     )
     schema = json.loads(text)
     return jsonschema.validators.validator_for(schema)(schema)
@@ -68,6 +70,10 @@ def _describe(error: Any, path: tuple) -> list[tuple[tuple, str]]:
         ]
     if kind == "required" and isinstance(instance, dict):
         missing = [k for k in error.validator_value if k not in instance]
+        if "then" in error.relative_schema_path and "logicalType" not in instance:
+            # ODCS 3.2's if/then rules on logicalType all hold when it is absent, so the
+            # schema asks for the options of every type: what is missing is logicalType
+            return [(path, "missing 'logicalType'; add one, e.g. logicalType: string")]
         return [(path, _missing_text(error.schema, k)) for k in missing[:1]]
     if kind == "type":
         return [(path, _type_text(instance, error.validator_value))]

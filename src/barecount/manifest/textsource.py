@@ -23,9 +23,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
 )
 # What YAML allows in a stream: tab, line breaks and printable characters.
-_REFUSED = re.compile(
-    "[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
-)
+_REFUSED = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 SAVE_AS_UTF8 = "save the file as UTF-8"
 
 
@@ -54,8 +52,8 @@ def _read_bytes(file: Path) -> bytes:
         if not stat.S_ISREG(mode):
             raise YamlProblem(
                 1,
-                "not a regular file (a directory, device, pipe or socket); manifests are plain text "
-                "files, so replace it with one or remove it",
+                "not a regular file (a directory, device, pipe or socket); manifests are plain "
+                "text files, so replace it with one or remove it",
             )
         with os.fdopen(fd, "rb", closefd=False) as stream:
             data = stream.read(MAX_FILE_BYTES + 1)

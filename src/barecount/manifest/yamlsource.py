@@ -27,9 +27,6 @@ _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _RESOLVER = yaml.resolver.Resolver()
 _CORE = "tag:yaml.org,2002:"
 _MERGE = f"{_CORE}merge"
-# Scalars YAML resolves on its own that manifests keep as the text written: dates and
-# times (ODCS and our models hold them as strings) and the YAML 1.1 '=' value key.
-_AS_TEXT = {f"{_CORE}timestamp", f"{_CORE}value"}
 _SCALARS = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null")}
 _EMPTY = (
     "no manifest in this file (it is empty or holds only comments); "
@@ -190,8 +187,6 @@ def _key(node: Node) -> Any:
 
 def _scalar(node: Node) -> Any:
     tag = node.tag
-    if tag in _AS_TEXT:
-        return node.value
     if tag not in _SCALARS:
         raise YamlProblem(
             node.start_mark.line + 1,
