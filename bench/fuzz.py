@@ -34,16 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     if args.only is not None:
-        cases = list(generate(args.seed, 1, start=args.only))
+        cases = generate(args.seed, 1, start=args.only)
     else:
-        cases = list(generate(args.seed, args.cases))
-    generated = time.monotonic() - started
+        cases = generate(args.seed, args.cases)
     outcomes = run_cases(cases, workers=args.workers, fresh=args.fresh)
     summary = summarize(outcomes)
     summary.update(
         seed=args.seed,
         fresh=args.fresh,
-        generate_seconds=round(generated, 1),
+        workers=args.workers,
         seconds=round(time.monotonic() - started, 1),
     )
     if args.verbose or args.only is not None:

@@ -6,13 +6,16 @@ for the ``combo`` kind), and knows what it did: the file and line it touched, an
 may do either (None, for blind edits such as deleting a random line). ``where`` lists the
 'file:line' places at least one reported problem must name.
 
-The generator is deterministic by seed: ``generate(seed, n)`` yields the same cases on every
-machine, so a failure is replayed with ``bench/fuzz.py --seed S --only INDEX``. It lives here
-(tests/manifest/) and bench/fuzz.py puts this folder on sys.path, because the test is what
-must keep passing; the benchmark only runs more cases.
+The generator is deterministic by seed: ``fuzzmutate.generate(seed, n)`` yields the same
+cases on every machine (case i depends only on seed and i, and on the shipped manifests), so
+a failure is replayed alone with ``bench/fuzz.py --seed S --only INDEX``. It lives here, in
+tests/manifest/, and bench/fuzz.py puts this folder on sys.path: the test is what must keep
+passing, the benchmark only runs more cases of the same generator.
 
 Modules: this one holds the base index (every value of the shipped files with its line and
-field type) and the text edits; fuzzmutate.py the mutations; fuzzrun.py runs the cases.
+field type), the text edits and the hostile strings; fuzzmutate.py the structural mutations
+and ``generate``; fuzzbytes.py the byte- and file-level ones (encodings, garbage, links,
+pipes, documents); fuzzrun.py runs cases under the time and memory limits and counts.
 """
 
 from __future__ import annotations
@@ -480,7 +483,7 @@ ASCII_NASTY = [
 
 
 def random_text(rng: random.Random) -> str:
-    """A string with at least one character no name pattern allows."""
+    """A string that matches neither name pattern (NAME_PATTERN, KPI_PATTERN)."""
     pick = rng.random()
     if pick < 0.35:
         text = rng.choice(UNICODE)
@@ -488,7 +491,8 @@ def random_text(rng: random.Random) -> str:
         text = rng.choice(ASCII_NASTY)
     else:
         text = "".join(chr(rng.randint(0x20, 0x7E)) for _ in range(rng.randint(1, 30)))
-    return text if re.search(r"[^a-z0-9-]|^[^a-z]", text) else text + "!"
+    # neither a name ('finance-kpi') nor a KPI name ('revenue_daily') may come out
+    return text + "!" if re.fullmatch(r"[a-z][a-z0-9_-]{0,62}", text) else text
 
 
 def quoted(text: str) -> str:

@@ -224,8 +224,14 @@ def m_deep(rng: random.Random, base: Base, index: int) -> Case | None:
         return None
     new = "[" * depth + "]" * depth if rng.random() < 0.5 else "{a: " * depth + "1" + "}" * depth
     too_deep = len(slot.path) + depth > MAX_DEPTH
-    free = slot.type == "free"
-    invalid = True if too_deep or not free else False
+    if too_deep:
+        invalid = True
+    elif slot.type == "free":
+        invalid = False
+    elif slot.type in ("list", "map"):
+        invalid = None  # '[]', or nesting inside params, may well fit
+    else:
+        invalid = True
     texts = dict(base.texts)
     texts[slot.rel] = replace_value(texts[slot.rel], slot, new)
     where = {(slot.rel, slot.line)} if invalid else set()
@@ -414,6 +420,54 @@ def m_timezone(rng: random.Random, base: Base, index: int) -> Case | None:
     return make(index, "timezone", base, texts, True, {(slot.rel, slot.line)}, f"{zone[:40]!r}")
 
 
+def m_nested_contract(rng: random.Random, base: Base, index: int) -> Case | None:
+    """A contract property nested as objects, arrays and maps (the ODCS schema recurses)."""
+    slot = rng.choice([s for s in base.slots if s.dotted == "schema[*].properties[*]"])
+    levels = rng.choice([1, 3, 8, 15, 25])
+    bad = rng.random() < 0.4
+    inner = "{name: leaf, logicalType: " + ("datetime-ish}" if bad else "string}")
+    for i in range(levels):
+        inner = rng.choice(
+            [
+                f"{{name: n{i}, logicalType: object, properties: [{inner}]}}",
+                f"{{name: n{i}, logicalType: array, items: {inner}}}",
+                f"{{name: n{i}, logicalType: map, map: {{key: {{logicalType: string}}, "
+                f"value: {inner}}}}}",
+            ]
+        )
+    texts = dict(base.texts)
+    texts[slot.rel] = replace_value(texts[slot.rel], slot, inner)
+    where = {(slot.rel, slot.line)} if bad else set()
+    return make(index, "nested_contract", base, texts, bad, where, f"{levels} levels, bad={bad}")
+
+
+def m_many_problems(rng: random.Random, base: Base, index: int) -> Case | None:
+    """Thousands of problems in one file: listed up to the cap, found in bounded time."""
+    count = rng.choice([60, 2000, 20_000])
+    how = rng.choice(["unknown_keys", "unknown_needs", "bad_runs"])
+    texts = dict(base.texts)
+    if how == "unknown_keys":
+        rel, path, node = rng.choice([m for m in base.mappings if not m[2].flow_style])
+        if pattern_of(path) in OPEN_MAPPINGS or pattern_of(path).startswith("description"):
+            return None
+        indent = " " * node.value[0][0].start_mark.column
+        block = f"\n{indent}".join(f"zz{i}: 1" for i in range(count))
+        texts[rel], first = insert_entry(texts[rel], node, block)
+        where = {(rel, first + i) for i in range(count)}
+        return make(index, "many_problems", base, texts, True, where, f"{how} {count}")
+    rel = "pipelines/finance-kpi.yaml"
+    first = base.texts[rel].count("\n") + 1
+    stages = max(count // 50, 2)
+    rows = []
+    for i in range(stages):
+        needs = ", ".join(f"u{i}x{j}" for j in range(50 if how == "unknown_needs" else 0))
+        run = f"nomodule{i}.m:f" if how == "bad_runs" else GDP
+        rows.append(f"    - {{name: s{i}, kind: transform, run: {run}, needs: [{needs}]}}\n")
+    texts[rel] = base.texts[rel] + "".join(rows)
+    where = {(rel, first + i) for i in range(stages)}
+    return make(index, "many_problems", base, texts, True, where, f"{how} {count}")
+
+
 def m_complex_key(rng: random.Random, base: Base, index: int) -> Case | None:
     rel, path, node = rng.choice(base.mappings)
     texts = dict(base.texts)
@@ -500,6 +554,8 @@ MUTATIONS: list[tuple[int, Callable[[random.Random, Base, int], Case | None]]] =
     (3, m_yaml_typed),
     (2, m_timezone),
     (2, m_complex_key),
+    (2, m_nested_contract),
+    (2, m_many_problems),
     (2, m_stages),
     (6, m_raw),
     (3, m_combo),

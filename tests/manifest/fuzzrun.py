@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import io
+import itertools
 import json
 import os
 import re
@@ -25,9 +26,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,34 +203,30 @@ def _wrong_line(case: Case, root: Path, stderr: str) -> bool:
     )
 
 
-def _batch(cases: list[Case], fresh: bool, scratch: Path) -> list[Outcome]:
-    worker = None
-    if not fresh:
-        code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import fuzzrun; fuzzrun.serve()"
-        worker = subprocess.Popen(
-            [sys.executable, "-c", code],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=limit_resources,
-        )
-    outcomes = []
+def _start_worker() -> subprocess.Popen:
+    code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import fuzzrun; fuzzrun.serve()"
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=limit_resources,
+    )
+
+
+def _run_one(case: Case, worker: subprocess.Popen | None, scratch: Path) -> Outcome:
+    folder = Path(tempfile.mkdtemp(prefix=f"case{case.index}-", dir=scratch))
     try:
-        for case in cases:
-            folder = Path(tempfile.mkdtemp(prefix=f"case{case.index}-", dir=scratch))
-            root = materialize(case, folder)
-            argv = ["validate", str(root), *(["--json"] if case.index % 2 else [])]
-            job = {"argv": argv, "out": str(folder / "out"), "err": str(folder / "err")}
-            result = _spawn(job) if worker is None else _ask(worker, job)
-            stdout = Path(job["out"]).read_text("utf-8", "replace")
-            stderr = Path(job["err"]).read_text("utf-8", "replace")
-            outcomes.append(classify(case, result, root, stdout, stderr))
-            shutil.rmtree(folder, ignore_errors=True)
+        root = materialize(case, folder)
+        case.files = {}  # written: the outcome keeps only what the case expects
+        argv = ["validate", str(root), *(["--json"] if case.index % 2 else [])]
+        job = {"argv": argv, "out": str(folder / "out"), "err": str(folder / "err")}
+        result = _spawn(job) if worker is None else _ask(worker, job)
+        stdout = Path(job["out"]).read_text("utf-8", "replace")
+        stderr = Path(job["err"]).read_text("utf-8", "replace")
+        return classify(case, result, root, stdout, stderr)
     finally:
-        if worker is not None:
-            worker.stdin.close()
-            worker.wait(timeout=30)
-    return outcomes
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _ask(worker: subprocess.Popen, job: dict) -> dict:
@@ -251,14 +250,36 @@ def _spawn(job: dict) -> dict:
 
 
 def run_cases(
-    cases: list[Case], workers: int = 2, batch: int = 50, fresh: bool = False
+    cases: Iterable[Case], workers: int = 2, batch: int = 20, fresh: bool = False
 ) -> list[Outcome]:
-    """Every case through validate, ``workers`` at a time, in case order."""
-    batches = [cases[i : i + batch] for i in range(0, len(cases), batch)]
+    """Every case through validate, ``workers`` at a time; outcomes in case order.
+
+    Cases are pulled from ``cases`` a batch at a time, so a long run never holds more than
+    a few dozen cases (some carry megabytes) in memory.
+    """
+    source = iter(cases)
+    lock = threading.Lock()
+
+    def work(scratch: Path) -> list[Outcome]:
+        worker = None if fresh else _start_worker()
+        outcomes = []
+        try:
+            while True:
+                with lock:
+                    chunk = list(itertools.islice(source, batch))
+                if not chunk:
+                    return outcomes
+                outcomes += [_run_one(case, worker, scratch) for case in chunk]
+        finally:
+            if worker is not None:
+                worker.stdin.close()
+                worker.wait(timeout=30)
+
     with tempfile.TemporaryDirectory(prefix="barecount-fuzz-") as scratch:
         with ThreadPoolExecutor(workers) as pool:
-            done = pool.map(lambda b: _batch(b, fresh, Path(scratch)), batches)
-            return [outcome for outcomes in done for outcome in outcomes]
+            futures = [pool.submit(work, Path(scratch)) for _ in range(workers)]
+            outcomes = [outcome for future in futures for outcome in future.result()]
+    return sorted(outcomes, key=lambda outcome: outcome.case.index)
 
 
 def summarize(outcomes: list[Outcome]) -> dict:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -18,4 +19,5 @@ def print_json(data: Any) -> None:
 
 
 def fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    # the message quotes user input (names, values, files): text, never markup
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)

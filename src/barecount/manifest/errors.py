@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from barecount.manifest.limits import shown
+from barecount.manifest.limits import MAX_PROBLEMS_PER_FILE, shown
 from barecount.manifest.models import KPI_PATTERN, NAME_PATTERN, RUN_PATTERN
 from barecount.manifest.suggest import did_you_mean
 from barecount.manifest.yamlsource import Document, Path_
@@ -27,6 +27,8 @@ _QUOTED_SCALAR = {
     "a number": re.compile(r"[-+]?(\d[\d_]*(\.\d*)?|\.\d+)([eE][-+]?\d+)?|[-+]?\.(inf|Inf|INF)"),
 }
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_$@-]{1,60}")
+
 PATTERN_HELP = {
     NAME_PATTERN: "use lower-case letters, digits and dashes, starting with a letter "
     "(e.g. 'finance-kpi')",
@@ -38,9 +40,13 @@ PATTERN_HELP = {
 
 
 def render_path(path: Path_) -> str:
+    """'spec.stages[0].name'; keys that are not plain words (or are long) as ['quoted']."""
     out = ""
     for item in path:
-        out += f"[{item}]" if isinstance(item, int) else (f".{item}" if out else str(item))
+        if isinstance(item, str) and _PLAIN_KEY.fullmatch(item):
+            out += f".{item}" if out else item
+        else:
+            out += f"[{item}]" if isinstance(item, int) else f"[{shown(item)}]"
     return out or "(document)"
 
 
@@ -56,12 +62,19 @@ def problems_from_validation(doc: Document, exc: ValidationError, model: type) -
             continue  # a list whose items failed also reports itself as too short: noise
         path = _data_path(err["loc"], doc.data)
         kind = err["type"]
-        if kind == "extra_forbidden":
+        if len(problems) >= MAX_PROBLEMS_PER_FILE:  # not shown: counted, so keep them cheap
+            problems.append(f"{doc.file}:{doc.line_of(path)}: {render_path(path)}: {kind}")
+        elif kind in ("extra_forbidden", "invalid_key"):
             parent, key = path[:-1], path[-1]
             allowed = _fields_at(model, parent, doc.data)
-            hint = did_you_mean(str(key), allowed)
             allowed_text = f"; allowed: {', '.join(allowed)}" if allowed else ""
-            where, text = parent, f"unknown field {key!r}{hint}{allowed_text}"
+            if isinstance(key, str):
+                named = f"{shown(key)}{did_you_mean(key, allowed)}"
+            else:  # 1.5, null, ...: a key YAML did not read as text
+                named = (
+                    f"{'null' if key is None else shown(key)} (YAML reads it as {_yaml_type(key)})"
+                )
+            where, text = parent, f"unknown field {named}{allowed_text}"
             line = doc.line_of(path)
         elif kind == "missing":
             parent, key = path[:-1], path[-1]
@@ -74,7 +87,8 @@ def problems_from_validation(doc: Document, exc: ValidationError, model: type) -
         else:
             where, text = path, _plain_message(err)
             line = doc.line_of(path)
-        problems.append(f"{doc.file}:{line}: {render_path(where)}: {text}")
+        if len(problems) < MAX_PROBLEMS_PER_FILE:
+            problems.append(f"{doc.file}:{line}: {render_path(where)}: {text}")
     return problems
 
 
@@ -129,6 +143,7 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:
     for i, item in enumerate(loc):
         last = i == len(loc) - 1
         if isinstance(node, dict):
+            item = _original_key(node, item)
             if item in node:
                 node = node[item]
             elif not last:
@@ -142,6 +157,17 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:
         else:
             path.append(item)
     return tuple(path)
+
+
+def _original_key(node: dict, item: Any) -> Any:
+    """pydantic names a key that is not a string (1.5, null) by its str(): find the key."""
+    if item in node or not isinstance(item, str):
+        return item
+    return next((k for k in node if not isinstance(k, str) and str(k) == item), item)
+
+
+def _yaml_type(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
 
 
 def _model_at(model: Any, path: Path_, data: Any) -> Any:

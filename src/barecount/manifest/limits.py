@@ -41,6 +41,17 @@ def shown(value: object) -> str:
     return f"{text[:SHOWN_CHARS]}... ({len(text)} characters)"
 
 
+def capped(file: object, problems: list[str]) -> list[str]:
+    """At most MAX_PROBLEMS_PER_FILE of a file's problems, then one line counting the rest."""
+    if len(problems) <= MAX_PROBLEMS_PER_FILE:
+        return problems
+    more = len(problems) - MAX_PROBLEMS_PER_FILE
+    return [
+        *problems[:MAX_PROBLEMS_PER_FILE],
+        f"{file}:1: {more} more problem(s) in this file not listed; fix the ones above first",
+    ]
+
+
 def line_and_column(text: str) -> tuple[int, int]:
     """1-based line and column just after ``text``, counting line breaks the way YAML does."""
     line, start = 1, 0

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from barecount.errors import ManifestError
 from barecount.manifest.errors import problems_from_validation
-from barecount.manifest.limits import MAX_PROBLEMS_PER_FILE, shown
+from barecount.manifest.limits import capped, shown
 from barecount.manifest.models import API_VERSION, Pipeline, Team
 from barecount.manifest.odcs import contract_problems
 from barecount.manifest.project import Loaded, ManifestSet
@@ -53,7 +53,7 @@ def load_manifests(root: Path | str, *, check_imports: bool = True) -> ManifestS
     found = ManifestSet(root=root)
     problems: list[str] = []
     for file in manifest_files(root):
-        problems += _capped(file, _load_file(file, found))
+        problems += capped(file, _load_file(file, found))
     if not problems:
         problems += cross_check(found, check_imports=check_imports)
     if problems:
@@ -70,16 +70,6 @@ def _load_file(file: Path, found: ManifestSet) -> list[str]:
     for doc in documents:
         problems += _load_document(doc, found)
     return problems
-
-
-def _capped(file: Path, problems: list[str]) -> list[str]:
-    if len(problems) <= MAX_PROBLEMS_PER_FILE:
-        return problems
-    more = len(problems) - MAX_PROBLEMS_PER_FILE
-    return [
-        *problems[:MAX_PROBLEMS_PER_FILE],
-        f"{file}:1: {more} more problem(s) in this file not listed; fix the ones above first",
-    ]
 
 
 def _load_document(doc: Document, found: ManifestSet) -> list[str]:

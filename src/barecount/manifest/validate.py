@@ -6,7 +6,7 @@ import importlib
 from typing import Any
 
 from barecount.manifest.graph import find_cycle, pipeline_upstreams, stage_needs
-from barecount.manifest.limits import shown
+from barecount.manifest.limits import MAX_PROBLEMS_PER_FILE, capped, shown
 from barecount.manifest.models import ContractApproved, Pipeline, PipelinePublished
 from barecount.manifest.project import Loaded, ManifestSet
 from barecount.manifest.suggest import did_you_mean
@@ -26,13 +26,11 @@ def cross_check(found: ManifestSet, *, check_imports: bool = True) -> list[str]:
 
 
 def _check_pipeline(loaded: Loaded, found: ManifestSet, check_imports: bool) -> list[str]:
-    return [
-        *_check_teams(loaded, found),
-        *_check_duplicate_stages(loaded),
-        *_check_stage_references(loaded, found, check_imports),
-        *_check_stage_cycle(loaded),
-        *_check_triggers(loaded, found),
-    ]
+    problems = [*_check_teams(loaded, found), *_check_duplicate_stages(loaded)]
+    room = MAX_PROBLEMS_PER_FILE - len(problems) - 1
+    problems += _check_stage_references(loaded, found, check_imports, room)
+    problems += [*_check_stage_cycle(loaded), *_check_triggers(loaded, found)]
+    return capped(loaded.file, problems)
 
 
 def _check_teams(loaded: Loaded, found: ManifestSet) -> list[str]:
@@ -71,30 +69,51 @@ def _check_duplicate_stages(loaded: Loaded) -> list[str]:
     return problems
 
 
-def _check_stage_references(loaded: Loaded, found: ManifestSet, check_imports: bool) -> list[str]:
-    """Each stage's needs, contract and (when ``check_imports``) run target must exist."""
+def _check_stage_references(
+    loaded: Loaded, found: ManifestSet, check_imports: bool, room: int
+) -> list[str]:
+    """Each stage's needs, contract and (when ``check_imports``) run target must exist.
+
+    Past ``room`` problems the rest are only counted: no suggestions, no imports (each
+    costs milliseconds, and a hostile manifest can ask for tens of thousands).
+    """
     pipeline: Pipeline = loaded.model
     problems: list[str] = []
+    hidden, unchecked = 0, False
     names = [s.name for s in pipeline.spec.stages]
     known = set(names)
     for i, stage in enumerate(pipeline.spec.stages):
         at = ("spec", "stages", i)
-        for j, need in enumerate(stage.needs):
-            if need not in known:
-                problems.append(
-                    f"{loaded.where(*at, 'needs', j)}: stage {stage.name!r} needs unknown stage "
-                    f"{need!r}{did_you_mean(need, names)}"
-                )
-        if stage.contract is not None and stage.contract not in found.contracts:
+        missing = [(j, need) for j, need in enumerate(stage.needs) if need not in known]
+        no_contract = stage.contract is not None and stage.contract not in found.contracts
+        space = room - len(problems)
+        if space <= 0:
+            hidden += len(missing) + no_contract
+            unchecked = unchecked or check_imports
+            continue
+        hidden += max(len(missing) - space, 0)
+        for j, need in missing[:space]:
+            problems.append(
+                f"{loaded.where(*at, 'needs', j)}: stage {stage.name!r} needs unknown stage "
+                f"{need!r}{did_you_mean(need, names)}"
+            )
+        if no_contract:
             problems.append(
                 f"{loaded.where(*at, 'contract')}: stage {stage.name!r} names unknown contract "
                 f"{stage.contract!r}{did_you_mean(stage.contract, found.contracts)}; add "
                 f"manifests/contracts/{stage.contract}.yaml or name an existing contract"
             )
-        if check_imports:
+        if check_imports and len(problems) < room:
             problem = check_run_target(stage.run)
             if problem:
                 problems.append(f"{loaded.where(*at, 'run')}: stage {stage.name!r}: {problem}")
+        elif check_imports:
+            unchecked = True
+    if hidden or unchecked:
+        problems.append(
+            f"{loaded.where('spec', 'stages')}: {hidden} more unknown reference(s) not listed, "
+            "and later run targets not checked; fix the ones above first"
+        )
     return problems
 
 
