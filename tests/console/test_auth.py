@@ -17,7 +17,6 @@ from barecount.ledger.governance_store import decisions_for
 from barecount.ledger.models import GateCheck
 from barecount.manifest import load_manifests
 from barecount.settings import get_settings
-from barecount.status import HoldStatus
 
 ORIGIN = "http://127.0.0.1:8787"
 
@@ -136,26 +135,9 @@ def not_paused_flow_run(kind: str) -> str:
 
 def pending_hold(flow_run_id: str) -> GateCheck:
     """A hold the ledger lists as pending, for a flow run that waits for nothing."""
-    ledger = get_ledger()
-    check = ledger.record_check(
-        check=GateCheck(
-            run_id=1,
-            token="rt-console-not-paused",
-            pipeline="finance-kpi",
-            partition="2026-11-22",
-            stage="ingest-invoices",
-            contract="invoices",
-            contract_version="1.0.0",
-            flow_run_id=flow_run_id,
-            schema_fingerprint="sha256:" + "0" * 64,
-            outcome="hold",
-            classification="breaking",
-            diff=[{"kind": "renamed", "column": "customer_id", "to": "client_id"}],
-            detail="breaking drift",
-        )
-    )
-    ledger.record_hold(check=check, status=HoldStatus.PENDING, detail="renamed customer_id")
-    return check
+    from bc_testkit import pending_hold_for
+
+    return pending_hold_for(flow_run_id)
 
 
 @pytest.mark.usefixtures("prefect_api")

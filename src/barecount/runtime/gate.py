@@ -150,10 +150,15 @@ def record_check(
 
 def record_review(ctx: GateContext, check: GateCheck, verdict: Review) -> Decision:
     """Append a decision on a hold, accepted or refused, with why."""
-    row = Decision(
+    return ctx.ledger.record_decision(decision=decision_row(check, verdict))
+
+
+def decision_row(check: GateCheck, verdict: Review) -> Decision:
+    """The ledger row of a review of the hold ``check``."""
+    return Decision(
         check_id=check.id,
-        run_id=ctx.run.id,
-        token=ctx.run.token,
+        run_id=check.run_id,
+        token=check.token,
         contract=check.contract,
         decision=verdict.decision,
         approver=verdict.approver,
@@ -163,7 +168,6 @@ def record_review(ctx: GateContext, check: GateCheck, verdict: Review) -> Decisi
         verdict=verdict.verdict,
         new_version=verdict.new_version,
     )
-    return ctx.ledger.record_decision(decision=row)
 
 
 def approve(
@@ -199,15 +203,20 @@ def approve(
         row.version,
         verdict.approver,
     )
+    announce_approval(check, row.version, verdict.approver)
+
+
+def announce_approval(check: GateCheck, version: str, approver: str) -> None:
+    """The barecount.contract.approved event: pipelines triggered by it start."""
     emit_event(
         event=names.CONTRACT_APPROVED,
         resource={"prefect.resource.id": names.contract_resource(check.contract)},
         payload={
             "contract": check.contract,
-            "version": row.version,
-            "approved_by": verdict.approver,
-            "pipeline": ctx.run.pipeline,
-            "partition": ctx.run.partition,
-            "token": ctx.run.token,
+            "version": version,
+            "approved_by": approver,
+            "pipeline": check.pipeline,
+            "partition": check.partition,
+            "token": check.token,
         },
     )

@@ -8,11 +8,9 @@ import os
 import socket
 
 from prefect import get_client
-from prefect.events import emit_event
 from prefect.states import Cancelled
 from sqlalchemy import select
 
-from barecount import names
 from barecount.errors import NotAnApproverError
 from barecount.governance.contracts import document_with_schema
 from barecount.governance.decision import DecisionInput
@@ -22,6 +20,7 @@ from barecount.governance.schema import ExtractedSchema, SchemaColumn
 from barecount.ledger import Ledger
 from barecount.ledger.models import Decision, GateCheck, HoldWaiter, PipelineRun
 from barecount.manifest import ManifestSet
+from barecount.runtime.gate import announce_approval, decision_row
 from barecount.runtime.requeue import requeue
 from barecount.status import HoldStatus, RunStatus
 
@@ -89,7 +88,7 @@ def decide_orphan(
         version_in_force=check.contract_version,
         breaking=check.classification == "breaking",
     )
-    decision = ledger.record_decision(decision=_decision_row(check, verdict))
+    decision = ledger.record_decision(decision=decision_row(check, verdict))
     if not verdict.accepted:
         return decision
     _stop_flow_run(check, verdict)
@@ -120,25 +119,9 @@ def decide_orphan(
         hold_status=HoldStatus.APPROVED,
         detail=verdict.approver,
     )
-    _announce(check, verdict)
+    announce_approval(check, verdict.new_version, verdict.approver)
     requeue(ledger, check, include_held=True)
     return decision
-
-
-def _decision_row(check: GateCheck, verdict: Review) -> Decision:
-    return Decision(
-        check_id=check.id,
-        run_id=check.run_id,
-        token=check.token,
-        contract=check.contract,
-        decision=verdict.decision,
-        approver=verdict.approver,
-        reason=verdict.reason,
-        signed=verdict.signed,
-        accepted=verdict.accepted,
-        verdict=verdict.verdict,
-        new_version=verdict.new_version,
-    )
 
 
 def _record_rejected(ledger: Ledger, check: GateCheck, detail: str) -> None:
@@ -163,21 +146,6 @@ def _stop_flow_run(check: GateCheck, verdict: Review) -> None:
     message = f"hold decided ({verdict.decision} by {verdict.approver}) after its process was gone"
     with get_client(sync_client=True) as client:
         client.set_flow_run_state(check.flow_run_id, Cancelled(message=message), force=True)
-
-
-def _announce(check: GateCheck, verdict: Review) -> None:
-    emit_event(
-        event=names.CONTRACT_APPROVED,
-        resource={"prefect.resource.id": names.contract_resource(check.contract)},
-        payload={
-            "contract": check.contract,
-            "version": verdict.new_version,
-            "approved_by": verdict.approver,
-            "pipeline": check.pipeline,
-            "partition": check.partition,
-            "token": check.token,
-        },
-    )
 
 
 def withdraw_hold(
