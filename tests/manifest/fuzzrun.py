@@ -289,6 +289,10 @@ def summarize(outcomes: list[Outcome]) -> dict:
         **{name: counts.get(name, 0) for name in COUNTERS},
         "rejected": sum(1 for o in outcomes if o.rc != 0),
         "max_seconds": round(max((o.seconds for o in outcomes), default=0), 3),
+        "slowest": [
+            f"#{o.case.index} {o.case.kind} {o.seconds:.2f}s"
+            for o in sorted(outcomes, key=lambda o: -o.seconds)[:3]
+        ],
         "max_rss_mib": round(max((o.rss for o in outcomes), default=0) / (1 << 20), 1),
         "kinds": dict(sorted(Counter(o.case.kind for o in outcomes).items())),
     }

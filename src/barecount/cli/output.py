@@ -20,4 +20,4 @@ def print_json(data: Any) -> None:
 
 def fail(message: str) -> None:
     # the message quotes user input (names, values, files): text, never markup
-    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, emoji=False, highlight=False)
