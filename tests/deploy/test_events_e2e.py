@@ -5,73 +5,21 @@ works too."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from bc_testkit import forget_deployments, wait_for
-from prefect import get_client
-from prefect.client.schemas.actions import WorkPoolCreate
-from prefect.client.schemas.filters import (
-    FlowRunFilter,
-    FlowRunFilterState,
-    FlowRunFilterStateType,
-    WorkPoolFilter,
-    WorkPoolFilterName,
-)
-from prefect.client.schemas.objects import StateType
-from prefect.exceptions import ObjectAlreadyExists
+from bc_testkit import deploy_project, wait_for
 from sqlalchemy import select
 
 from barecount.cli.main import main
-from barecount.deploy.compile import compile_manifests, render_prefect_yaml
 from barecount.ledger import get_ledger
 from barecount.ledger.models import PipelineRun, Publication
-from barecount.manifest import load_manifests
 from barecount.names import WORK_POOL
 
 REPO = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).parent / "prefect")
-
-
-def deploy_project(manifests: Path, project: Path) -> None:
-    forget_deployments("governed-pipeline/finance-kpi", "governed-pipeline/finance-rollup")
-    shutil.copytree(REPO / "flows", project / "flows")
-    shutil.copytree(manifests, project / "manifests")
-    (project / "deployments").mkdir()
-    (project / "deployments" / "prefect.yaml").write_text(
-        render_prefect_yaml(compile_manifests(load_manifests(project / "manifests")))
-    )
-    with get_client(sync_client=True) as client:
-        try:
-            client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
-        except ObjectAlreadyExists:
-            pass
-        # runs other tests left scheduled in the pool must not keep this worker busy
-        stale = client.read_flow_runs(
-            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[WORK_POOL])),
-            flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
-            ),
-        )
-        for run in stale:
-            client.delete_flow_run(run.id)
-    code = main(
-        [
-            "apply",
-            "-m",
-            str(project / "manifests"),
-            "--project",
-            str(project),
-            "--only",
-            "finance-kpi",
-            "--only",
-            "finance-rollup",
-        ]
-    )
-    assert code == 0
 
 
 def published(pipeline: str, partition: str) -> Publication | None:
