@@ -124,24 +124,26 @@ def test_editing_stage_code_gives_a_new_token(capsys, home: Path, manifests: Pat
         sys.path.remove(str(tmp_path))
 
 
+def started(ledger, token: str):
+    """A run of finance-kpi DAY under ``token``, recorded as started."""
+    return ledger.start_run(
+        token=token,
+        pipeline="finance-kpi",
+        partition=DAY,
+        manifest_digest="sha256:x",
+        contract_versions={},
+        trigger="test",
+        flow_run_id=None,
+    )
+
+
 def _restate(url: str, token: str, reason: str, ready, go) -> str:
     """One process: put a restatement of finance-kpi DAY under ``token`` in force."""
     from barecount.ledger import ledger_at
     from barecount.ledger.publish import Restatement
-    from barecount.ledger.store import start_run
 
     ledger = ledger_at(url)
-    with ledger.session() as session:
-        run = start_run(
-            session=session,
-            token=token,
-            pipeline="finance-kpi",
-            partition=DAY,
-            manifest_digest="sha256:x",
-            contract_versions={},
-            trigger="test",
-            flow_run_id=None,
-        )
+    run = started(ledger, token)
     ready.wait()
     go.wait()
     outcome = ledger.publish(
@@ -159,20 +161,9 @@ def _restate(url: str, token: str, reason: str, ready, go) -> str:
 @pytest.mark.postgres
 def test_concurrent_restatements_on_postgres_leave_one_version_in_force(postgres_url: str):
     from barecount.ledger.publish import Restatement
-    from barecount.ledger.store import start_run
 
     ledger = ledger_at(postgres_url)
-    with ledger.session() as session:
-        run = start_run(
-            session=session,
-            token="rt-v1",
-            pipeline="finance-kpi",
-            partition=DAY,
-            manifest_digest="sha256:x",
-            contract_versions={},
-            trigger="test",
-            flow_run_id=None,
-        )
+    run = started(ledger, "rt-v1")
     ledger.publish(
         run=run, stage="kpi", kpis={"revenue_daily": 0.5, "dso_days": 1.0}, fingerprint="f"
     )
@@ -197,17 +188,7 @@ def test_concurrent_restatements_on_postgres_leave_one_version_in_force(postgres
     assert rows[2].supersedes == rows[0].id and rows[3].supersedes == rows[1].id
     assert ledger.verify().ok
     # a restatement without a reason is an ordinary run: nothing more is put in force
-    with ledger.session() as session:
-        run3 = start_run(
-            session=session,
-            token="rt-v3",
-            pipeline="finance-kpi",
-            partition=DAY,
-            manifest_digest="sha256:x",
-            contract_versions={},
-            trigger="test",
-            flow_run_id=None,
-        )
+    run3 = started(ledger, "rt-v3")
     plain = ledger.publish(run=run3, stage="kpi", kpis={"revenue_daily": 9.0}, fingerprint="f")
     assert plain.needs_restatement and plain.in_force["revenue_daily"].token == "rt-v2"
     third = ledger.publish(
