@@ -30,6 +30,14 @@ plain_tasks (target <= 2) and governed against 60 s, the published-partition cou
 seconds of this process and of the server in each variant. With ``--profile auto`` (the
 default) a governed run that misses a target is followed by one profiled governed run
 (cProfile in every thread this process starts, fresh folders) whose top costs are printed.
+
+With ``--task-runner dask`` ``plain_tasks`` and ``governed`` run a second time with their
+stages on a local Dask cluster of W worker processes (``--dask-workers``, default 2), started
+by each flow run as a user's ``task_runner: {type: dask, workers: W}`` starts it (start-up
+and shutdown included, on both sides): governed through BARECOUNT_TASK_RUNNER=dask and
+BARECOUNT_TASK_RUNNER_WORKERS, plain through ``with_options(task_runner=DaskTaskRunner(
+cluster_kwargs=...))``. It prints the ratios Dask/threads and governed/plain on Dask (no
+target: figures to plan by).
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _dask  # bench/_dask.py: --task-runner dask
 import _local  # bench/_local.py: fresh home and free port (scripts run from bench/)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -370,6 +379,7 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     from barecount.ledger import get_ledger
     from barecount.manifest import load_manifests
     from barecount.manifest.partitions import partition_range
+    from barecount.local_server import server_pid
     from barecount.prefect_api import start_local_server, use_api
     from barecount.runtime.flows import governed_backfill
     from barecount.settings import get_settings
@@ -385,8 +395,7 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     settings = use_variant(root, "setup")
     started = time.perf_counter()
     api = start_local_server(settings)
-    pid_file = settings.prefect_home / "server.pid"
-    server_pgid = int(pid_file.read_text()) if pid_file.exists() else None
+    server_pgid = server_pid(settings)
     print(f"server {api} up in {time.perf_counter() - started:.1f} s", flush=True)
     meter = Meter(server_pgid, ClientRetries())
     heartbeats_off = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
@@ -420,6 +429,12 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
             governed(warm)
         use_variant(root, "warmup-subflow")
         subflow_backfill(warm[:1])
+        on_dask = dask_variants(args, plain_backfill, governed)
+        if on_dask:
+            with temporary_settings(updates=heartbeats_off):
+                for name, (_, variant) in on_dask.items():
+                    use_variant(root, f"warmup-{name}")
+                    variant(warm)
         print("warm-up done", flush=True)
 
         quiet = meter.quiet(args.settle, args.quiet_cpu)
@@ -457,6 +472,18 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
                 "parallel": args.parallel,
             }
             print(f"governed: {m['wall_s']:.1f} s, counts {counts}", flush=True)
+
+            for name, (threads, variant) in on_dask.items():
+                value, m, settings = measure(name, lambda variant=variant: variant(keys))
+                results[name] = m | {
+                    "value": value,
+                    "partitions_with_kpis": kpi_partitions(settings.warehouse),
+                    "over_threads": round(m["wall_s"] / results[threads]["wall_s"], 3),
+                }
+                if name == "governed_dask":
+                    ledger = get_ledger(settings).url
+                    results[name]["published_partitions"] = published_partitions(ledger)
+                print(f"{name}: {m['wall_s']:.1f} s", flush=True)
 
         # Prefect's default heartbeat setting here: that is what the naive approach pays.
         _, m, settings = measure("subflow_per_partition", lambda: subflow_backfill(sample))
@@ -506,6 +533,50 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     return results
 
 
+def dask_variants(
+    args: argparse.Namespace, plain_backfill: Any, governed: Callable[[list[str]], Any]
+) -> dict[str, tuple[str, Callable[[list[str]], Any]]]:
+    """With --task-runner dask: name -> (the threads variant it compares with, run(keys))."""
+    if args.task_runner != "dask":
+        return {}
+    cluster = _dask.cluster_kwargs(args.dask_workers)
+    plain = _dask.plain_on_dask(plain_backfill, cluster_kwargs=cluster)
+    env = {
+        "BARECOUNT_TASK_RUNNER": "dask",
+        "BARECOUNT_TASK_RUNNER_WORKERS": str(cluster["n_workers"]),
+    }
+
+    def governed_on_dask(keys: list[str]) -> Any:
+        return _dask.on_dask(lambda: governed(keys), **env)()
+
+    return {
+        "plain_tasks_dask": ("plain_tasks", lambda keys: plain(keys, args.parallel)),
+        "governed_dask": ("governed", governed_on_dask),
+    }
+
+
+def dask_report(args: argparse.Namespace, results: dict[str, Any]) -> tuple[dict, list[str]]:
+    """The --task-runner dask figures: JSON and lines."""
+    gov, plain = results["governed_dask"], results["plain_tasks_dask"]
+    ratio = round(gov["wall_s"] / plain["wall_s"], 3)
+    out = {
+        "workers": args.dask_workers,
+        "governed": gov,
+        "plain_tasks": plain,
+        "ratio_governed_over_plain": ratio,
+        "governed_over_threads": gov["over_threads"],
+        "plain_over_threads": plain["over_threads"],
+    }
+    lines = [
+        f"  on a local Dask cluster of {args.dask_workers} worker processes, per flow run:",
+        f"  governed_dask          {gov['wall_s']:8.1f} s  ({gov['over_threads']}x threads; "
+        f"published partitions {gov['published_partitions']}, counts {gov['value']})",
+        f"  plain_tasks_dask       {plain['wall_s']:8.1f} s  ({plain['over_threads']}x threads)",
+        f"  governed / plain_tasks on dask = {ratio:.2f}x",
+    ]
+    return out, lines
+
+
 def report(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
     gov, plain = results["governed"], results["plain_tasks"]
     sub = results["subflow_per_partition"]
@@ -532,6 +603,9 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
     }
     if "profile" in results:
         out["profile"] = results["profile"]
+    dask_lines: list[str] = []
+    if "governed_dask" in results:
+        out["dask"], dask_lines = dask_report(args, results)
 
     def cpu(r: dict[str, Any]) -> str:
         return (
@@ -582,7 +656,7 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
                     f"    {row['cumtime_s']:8.2f} s cum {row['tottime_s']:8.2f} s own "
                     f"{row['calls']:>7} calls  {row['where']}"
                 )
-    print("\n".join(lines))
+    print("\n".join(lines + dask_lines))
     return out
 
 
@@ -615,10 +689,17 @@ def main() -> None:
     )
     parser.add_argument("--top", type=int, default=15, help="profile rows per section (15)")
     parser.add_argument("--profile-out", help="also write the merged pstats to this file")
+    parser.add_argument(
+        "--task-runner",
+        choices=("threads", "dask"),
+        default="threads",
+        help="dask: also run governed and plain_tasks on Dask (needs barecount[dask])",
+    )
+    parser.add_argument("--dask-workers", type=int, default=2, help="Dask worker processes (2)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
     args = parser.parse_args()
-    if args.parallel < 1 or args.sample < 1 or args.invoices < 1:
-        parser.error("--parallel, --sample and --invoices must be at least 1")
+    if min(args.parallel, args.sample, args.invoices, args.dask_workers) < 1:
+        parser.error("--parallel, --sample, --invoices and --dask-workers must be at least 1")
 
     root = Path(tempfile.mkdtemp(prefix="barecount-bench-backfill-"))
     configure_environment(root, args.log_level)  # before anything imports Prefect

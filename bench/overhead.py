@@ -1,6 +1,7 @@
 """Runtime overhead of the governed flow vs plain Prefect tasks, and of the finance example.
 
 Run: .venv/bin/python bench/overhead.py [--repeat R] [--stages N] [--invoices I]
+     [--task-runner dask [--dask-workers W]]
 
 Starts its own Prefect server (fresh temporary BARECOUNT_HOME, free port) and stops it at
 the end. On that one server, in this process, it times:
@@ -18,11 +19,18 @@ client backs off ~2 s). Prefect's flow-run heartbeats are off on both sides unle
 --heartbeats: they round every flow run up to whole seconds. Prints progress lines, then one
 JSON line with best and median wall seconds, ratios governed/plain (target <= 1.5) and the
 finance figures.
+
+With ``--task-runner dask`` it also starts one local Dask cluster of W worker processes
+(default 2; its start-up is reported, not timed) and times every case a second time with the
+stages on it: governed runs through BARECOUNT_DASK_ADDRESS, the plain flows through
+``with_options(task_runner=DaskTaskRunner(address=...))``. It prints governed/plain on Dask
+and each side's ratio Dask/threads (no target: a figure to plan by).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -37,10 +45,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _dask  # bench/_dask.py: --task-runner dask
 import _local  # bench/_local.py: fresh home and free port (scripts run from bench/)
 
 REPO = Path(__file__).resolve().parents[1]
 PARTITION = "2026-11-26"
+DASK_PARTITION = "2026-11-25"  # the finance run on Dask publishes its own partition
 TARGET_RATIO = 1.5
 
 NOOP_MODULE = "bench_noop_stages"
@@ -254,6 +264,17 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         "governed_wide": governed("wide"),
         "plain_wide": plain_wide,
     }
+    stack = contextlib.ExitStack()
+    dask: dict[str, Any] = {}
+    if args.task_runner == "dask":
+        address, startup = stack.enter_context(_dask.local_cluster(args.dask_workers))
+        dask = {"address": address, "workers": args.dask_workers, "startup_s": round(startup, 2)}
+        print(f"dask cluster {address}: {args.dask_workers} workers in {startup:.1f} s", flush=True)
+        for shape, plain in (("linear", plain_linear), ("wide", plain_wide)):
+            cases[f"governed_{shape}_dask"] = _dask.on_dask(
+                governed(shape), BARECOUNT_DASK_ADDRESS=address
+            )
+            cases[f"plain_{shape}_dask"] = _dask.plain_on_dask(plain, address=address)
     times: dict[str, list[float]] = {name: [] for name in cases}
     retried: dict[str, int] = dict.fromkeys(cases, 0)
     client_retries = ClientRetries()
@@ -261,7 +282,7 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     # to notice the end, which rounds each wall time up to whole seconds (DESIGN.md 7) and
     # hides sub-second differences; both sides get the same setting.
     heartbeats = {} if args.heartbeats else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
-    with use_api(api), temporary_settings(updates=heartbeats):
+    with stack, use_api(api), temporary_settings(updates=heartbeats):
         for name, fn in cases.items():
             wall, _ = timed(fn, settle=args.settle, retries=client_retries)
             print(f"warm-up {name}: {wall:.2f} s", flush=True)
@@ -281,10 +302,10 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         print(f"finance extract {extract.stat().st_size / 1e6:.1f} MB at {extract}", flush=True)
         finance: dict[str, Any] = {}
 
-        def finance_run() -> None:
+        def finance_run(partition: str = PARTITION) -> None:
             finance["summary"] = governed_pipeline(
                 pipeline="finance-kpi",
-                partition=PARTITION,
+                partition=partition,
                 manifests=str(finance_manifests),
                 run_token=f"bench-{uuid.uuid4().hex}",
             )
@@ -293,6 +314,14 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
             finance_run, settle=args.settle, retries=client_retries
         )
         summary = finance["summary"]
+        if dask:
+            write_extract(settings.landing, "erp.invoices", DASK_PARTITION, args.invoices)
+            on_dask = _dask.on_dask(
+                lambda: finance_run(DASK_PARTITION), BARECOUNT_DASK_ADDRESS=dask["address"]
+            )
+            dask["finance_wall_s"], _ = timed(on_dask, settle=args.settle, retries=client_retries)
+            if finance["summary"]["status"] != summary["status"]:
+                raise RuntimeError(f"finance on dask: {finance['summary']['status']}")
         stage_code = stage_code_seconds(get_ledger(settings).url, summary["run_id"])
         print(
             f"finance {args.invoices} invoices: {finance_wall:.2f} s wall, "
@@ -325,6 +354,17 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
                 "plain": retried[f"plain_{shape}"],
             },
         }
+        if dask:
+            gov_d, plain_d = times[f"governed_{shape}_dask"], times[f"plain_{shape}_dask"]
+            result[shape]["dask"] = {
+                "governed": summarize(gov_d),
+                "plain": summarize(plain_d),
+                "ratio_median": round(statistics.median(gov_d) / statistics.median(plain_d), 3),
+                "dask_over_threads_median": {
+                    "governed": round(statistics.median(gov_d) / statistics.median(gov), 3),
+                    "plain": round(statistics.median(plain_d) / statistics.median(plain), 3),
+                },
+            }
     result["target_ratio"] = TARGET_RATIO
     result["finance"] = {
         "invoices": args.invoices,
@@ -334,6 +374,19 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         "outside_share": round((finance_wall - stage_code) / finance_wall, 3),
         "client_retries": finance_retries,
     }
+    if dask:
+        dask["finance_over_threads"] = round(dask["finance_wall_s"] / finance_wall, 3)
+        dask["finance_wall_s"] = round(dask["finance_wall_s"], 3)
+        result["dask"] = dask
+        for shape in ("linear", "wide"):
+            on = result[shape]["dask"]
+            print(
+                f"{shape} on dask: governed/plain {on['ratio_median']}x; dask/threads governed "
+                f"{on['dask_over_threads_median']['governed']}x, plain "
+                f"{on['dask_over_threads_median']['plain']}x",
+                flush=True,
+            )
+        print(f"finance on dask: {dask['finance_over_threads']}x the threads time", flush=True)
     return result
 
 
@@ -358,10 +411,17 @@ def main() -> None:
         default=2.0,
         help="seconds of quiet before each timed run, for the server to record the last (2.0)",
     )
+    parser.add_argument(
+        "--task-runner",
+        choices=("threads", "dask"),
+        default="threads",
+        help="dask: also time every case on a local Dask cluster (needs barecount[dask])",
+    )
+    parser.add_argument("--dask-workers", type=int, default=2, help="Dask worker processes (2)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
     args = parser.parse_args()
-    if args.stages < 2 or args.repeat < 1:
-        parser.error("--stages must be at least 2 and --repeat at least 1")
+    if args.stages < 2 or args.repeat < 1 or args.dask_workers < 1:
+        parser.error("--stages must be at least 2, --repeat and --dask-workers at least 1")
 
     root = Path(tempfile.mkdtemp(prefix="barecount-bench-"))
     configure_environment(root, args.log_level)  # before anything imports Prefect

@@ -24,10 +24,10 @@ class BareCountError(Exception):
 class ManifestError(BareCountError, ValueError):
     """One or more manifests are invalid. ``problems`` holds one line per problem."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], *, where: str = "manifests"):
         self.problems = list(problems)
         count = len(self.problems)
-        header = f"{count} problem{'s' if count != 1 else ''} in manifests:"
+        header = f"{count} problem{'s' if count != 1 else ''} in {where}:"
         super().__init__("\n".join([header, *(f"  {p}" for p in self.problems)]))
 
 
@@ -55,12 +55,32 @@ class BackfillError(BareCountError, ValueError):
     """A backfill request that cannot be planned."""
 
 
+class UsageError(BareCountError, ValueError):
+    """A command-line argument or setting that is malformed by itself (type, range, pattern,
+    choice); the CLI exits 2, as for its own usage errors."""
+
+    exit_code = 2
+
+
+class SettingsError(UsageError):
+    """A ``BARECOUNT_*`` (or ``PREFECT_API_URL``) environment variable BareCount cannot use."""
+
+
+class TaskRunnerError(BareCountError, ValueError):
+    """A task runner that cannot be used: a bad BARECOUNT_TASK_RUNNER* value, or Dask
+    without the barecount[dask] extra installed."""
+
+
 class SigningKeyError(BareCountError, ValueError):
     """A key file or public key that cannot be used."""
 
 
 class ConsoleAuthError(BareCountError, ValueError):
     """A console login token that cannot be issued."""
+
+
+class ConsoleConfigError(BareCountError, ValueError):
+    """A ``BARECOUNT_CONSOLE_*`` setting the console cannot use."""
 
 
 # --- the things we talk to ----------------------------------------------------------------

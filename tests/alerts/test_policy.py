@@ -15,6 +15,7 @@ TEAM = Team.model_validate(
         "spec": {
             "approvers": [{"name": "alice"}],
             "require_signed_approvals": False,
+            "unsigned_approvals_reason": "alert policy tests decide nothing",
             "alerts": ["json://127.0.0.1:1/hook"],
             "escalation": ["json://127.0.0.1:2/pager"],
         },

@@ -59,6 +59,7 @@ def test_approving_a_run_not_yet_paused_is_one_line_and_exit_1(capsys, home: Pat
     from bc_testkit import pending_hold_for, scheduled_flow_run
 
     check = pending_hold_for(scheduled_flow_run())  # on its way to the gate, not paused
+    assert main(["keys", "demo", "--force"]) == 0  # the shipped team requires signatures
     capsys.readouterr()
     code = main(["approve", check.token, "--as", "alice", "--wait", "1"])
     captured = capsys.readouterr()

@@ -82,7 +82,7 @@ def test_run_rejects_bad_partition_before_touching_prefect(capsys, manifests: Pa
 
 def test_run_rejects_bad_token(capsys, manifests: Path) -> None:
     code, _, err = run(capsys, "run", "finance-kpi", "--token", "a b", "-m", str(manifests))
-    assert code == 1
+    assert code == 2  # a usage error: the token is malformed by itself
     assert "run token 'a b' is not usable" in err
 
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from barecount.console import auth
 from barecount.console.app import create_app
+from barecount.console.options import ConsoleOptions
 from barecount.ledger import get_ledger
 from barecount.ledger.governance_store import decisions_for
 from barecount.ledger.models import GateCheck
@@ -21,8 +22,9 @@ from barecount.settings import get_settings
 ORIGIN = "http://127.0.0.1:8787"
 
 
-def client_for(manifests: Path) -> TestClient:
-    app = create_app(get_settings(), manifests=manifests, decision_wait=60)
+def client_for(manifests: Path, *, public: bool = False) -> TestClient:
+    options = ConsoleOptions(public=public)
+    app = create_app(get_settings(), manifests=manifests, decision_wait=60, options=options)
     return TestClient(app, base_url=ORIGIN)
 
 
@@ -40,10 +42,8 @@ def test_tokens_are_issued_to_approvers_only_and_stored_hashed(home: Path, gover
     token = auth.issue_token(settings.home, "alice", loaded)
     stored = (settings.home / "console" / "tokens.json").read_text()
     assert token not in stored and "sha256:" in stored
-    for name in ("tokens.json", "secret"):
-        auth.load_secret(settings.home)
-        mode = stat.S_IMODE((settings.home / "console" / name).stat().st_mode)
-        assert mode == 0o600, (name, oct(mode))
+    mode = stat.S_IMODE((settings.home / "console" / "tokens.json").stat().st_mode)
+    assert mode == 0o600, oct(mode)
     assert auth.check_login(settings.home, "alice", token)
     assert not auth.check_login(settings.home, "alice", token + "x")
     assert not auth.check_login(settings.home, "bob", token)
@@ -85,7 +85,7 @@ def test_forged_decisions_are_refused_and_never_reach_the_run(
     decide = f"/pending/{check.id}/decide"
     form = {"decision": "approve", "reason": "ok"}
 
-    anonymous = client_for(governed)
+    anonymous = client_for(governed, public=True)  # reads open: the diff, but no decision form
     page = anonymous.get("/pending")
     assert "customer_id" in page.text and "renamed" in page.text  # the drift diff
     assert 'action="/pending/' not in page.text  # no decision form before logging in

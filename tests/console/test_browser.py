@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
-import httpx
 import pytest
-from bc_testkit import spawn_cli, wait_for
 from sqlalchemy import select
 
 from barecount.console.auth import issue_token
@@ -48,34 +45,10 @@ def _chromium() -> Path:
     return CHROMIUM
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def console_url(governed: Path, home: Path):
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            return httpx.get(f"{url}/login", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    process = spawn_cli("console", "--port", str(port), "-m", str(governed))
-    try:
-        wait_for(answers, timeout=30, what="the console at /login", process=process, every=0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def console_url(console_server) -> str:
+    """A `barecount console` subprocess; every page needs a login (the default)."""
+    return console_server().url
 
 
 @pytest.fixture
@@ -107,7 +80,8 @@ def test_approver_approves_a_held_drift_in_the_browser(
     held = paused_run("2026-11-23")
     token = issue_token(get_settings().home, "alice", load_manifests(governed))
 
-    page.goto(f"{console_url}/login")
+    page.goto(f"{console_url}/pending")  # reads need a login: the console sends us to it
+    page.wait_for_url(f"{console_url}/login?next=%2Fpending")
     page.fill("input[name=name]", "alice")
     page.fill("input[name=token]", token)
     page.click("button[type=submit]")

@@ -10,6 +10,7 @@ from bc_testkit import write_pipeline
 from fastapi.testclient import TestClient
 
 from barecount.console.app import create_app
+from barecount.console.options import ConsoleOptions
 from barecount.console.svg import STATE_STYLE
 from barecount.ledger import ledger_at
 from barecount.ledger.chain import append
@@ -34,7 +35,7 @@ def boxes(html: str) -> dict[str, tuple[str, str]]:
 
 
 def client_for(manifests: Path) -> TestClient:
-    app = create_app(get_settings(), manifests=manifests)
+    app = create_app(get_settings(), manifests=manifests, options=ConsoleOptions(public=True))
     return TestClient(app, base_url="http://127.0.0.1:8787")
 
 

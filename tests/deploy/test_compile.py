@@ -7,7 +7,9 @@ from pathlib import Path
 import yaml
 
 from barecount.deploy.compile import compile_project, render_prefect_yaml
+from barecount.deploy.source import compiled_pull
 from barecount.manifest import load_manifests
+from barecount.manifest.projectconfig import load_project_config
 from barecount.manifest.schema import stale_schemas
 from barecount.names import ENTRYPOINT
 
@@ -21,7 +23,9 @@ def test_compile_is_byte_identical_across_runs(manifests: Path) -> None:
 
 
 def test_committed_prefect_yaml_is_current() -> None:
-    compiled = render_prefect_yaml(compile_project(load_manifests(REPO / "manifests")))
+    setup = load_project_config(REPO / "barecount.yaml", required=True)
+    specs = compile_project(load_manifests(REPO / "manifests"), setup)
+    compiled = render_prefect_yaml(specs, compiled_pull(setup))
     committed = (REPO / "deployments" / "prefect.yaml").read_text()
     assert committed == compiled, "deployments/prefect.yaml is stale: run 'barecount compile'"
 

@@ -30,6 +30,7 @@ from barecount.deploy import apply as server_side
 from barecount.deploy.compile import compile_project, render_prefect_yaml
 from barecount.deploy.plan import Change, Plan, Schedule, Trigger, diff
 from barecount.manifest import load_manifests
+from barecount.manifest.projectconfig import WorkPool
 from barecount.names import BACKFILL_FLOW_NAME, FLOW_NAME, WORK_POOL
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,7 +150,10 @@ def test_plan_lines_summary_and_json_show_every_change() -> None:
     ]
     assert plan_summary(plan) == "Plan: 1 to create, 1 to update, 1 to delete."
     result = plan_json(plan)
-    assert (result["changes"], result["work_pool"]) == (True, {"name": WORK_POOL, "create": True})
+    assert (result["changes"], result["work_pool"]) == (
+        True,
+        {"name": WORK_POOL, "type": "process", "create": True},
+    )
     assert result["deployments"][1] == {
         "deployment": f"{FLOW_NAME}/b",
         "action": "update",
@@ -216,6 +220,10 @@ def test_apply_creates_deployment_schedule_and_triggers_then_has_nothing_to_do(
     assert (code, out.strip()) == (0, "no changes: 2 deployment(s) match the manifests")
     code, out, _ = cli(capsys, "plan", manifests, name, extra=("--detailed-exitcode",))
     assert (code, out.strip()) == (0, "no changes: 2 deployment(s) match the manifests")
+    # a directory pull has no commit to pin: CI's --commit changes nothing, and says so
+    code, out, err = cli(capsys, "plan", manifests, name, extra=("--commit", "abc1234"))
+    assert (code, out.strip()) == (0, "no changes: 2 deployment(s) match the manifests")
+    assert "note: --commit is ignored: the project config pulls from a directory" in err
     assert on_server(name)[0].id == deployment.id
     assert backfill_on_server(name)[0].id == backfill.id
 
@@ -506,18 +514,24 @@ def test_apply_matches_what_prefect_deploy_creates(
     assert (code, out.strip()) == (0, "no changes: 2 deployment(s) match the manifests")
 
 
-def test_apply_creates_the_missing_work_pool(prefect_api, monkeypatch, name) -> None:
-    pool = f"{name}-pool"
-    monkeypatch.setattr(server_side, "WORK_POOL", pool)
+@pytest.mark.parametrize(
+    ("kind", "variable"), [("process", "working_dir"), ("kubernetes", "cpu_request")]
+)
+def test_apply_creates_the_missing_work_pool(prefect_api, name, kind, variable) -> None:
+    pool = WorkPool(name=f"{name}-pool", type=kind)
     with get_client(sync_client=True) as client:
-        plan = diff([], server_side.read_actual(client), only=set())  # no deployment in scope
+        actual = server_side.read_actual(client, work_pool=pool.name)
+        plan = diff([], actual, only=set(), work_pool=pool)  # no deployment in scope
         assert plan.create_work_pool
-        assert server_side.apply(plan, client) == [f"created work pool {pool} (process)"]
-        created = client.read_work_pool(pool)
-        assert not diff([], server_side.read_actual(client), only=set()).has_changes
-        client.delete_work_pool(pool)
-    assert created.type == "process"
-    assert "command" in created.base_job_template["variables"]["properties"]
+        assert server_side.apply(plan, client) == [f"created work pool {pool.name} ({kind})"]
+        created = client.read_work_pool(pool.name)
+        again = server_side.read_actual(client, work_pool=pool.name)
+        assert not diff([], again, only=set(), work_pool=pool).has_changes
+        client.delete_work_pool(pool.name)
+    assert created.type == kind
+    # the type's base job template, as `prefect work-pool create --type KIND` stores it
+    assert variable in created.base_job_template["variables"]["properties"]
+    assert "job_configuration" in created.base_job_template
 
 
 def test_unreachable_api_is_one_clear_error(capsys, manifests, monkeypatch) -> None:

@@ -14,6 +14,7 @@ import pytest
 from bc_testkit import write_pipeline
 
 from barecount.deploy.compile import compile_project
+from barecount.deploy.desired import desired_state, normalise_trigger
 from barecount.deploy.plan import (
     FIELDS,
     ActualState,
@@ -21,12 +22,11 @@ from barecount.deploy.plan import (
     Plan,
     Schedule,
     Trigger,
-    desired_state,
     diff,
-    normalise_trigger,
 )
 from barecount.errors import GitOpsError
 from barecount.manifest import load_manifests
+from barecount.manifest.projectconfig import WorkPool
 from barecount.names import BACKFILL_FLOW_NAME, FLOW_NAME, WORK_POOL
 
 FLOWS = {
@@ -34,6 +34,7 @@ FLOWS = {
     BACKFILL_FLOW_NAME: {"version": "b1", "parameter_openapi_schema": {"title": "backfill"}},
 }
 PROJECT = Path("/srv/barecount")
+PULL = [{"prefect.deployments.steps.set_working_directory": {"directory": str(PROJECT)}}]
 NAME = "finance-kpi"
 
 
@@ -114,7 +115,7 @@ def backfill(pipeline: str = NAME) -> dict[str, Any]:
 
 
 def wanted(*specs: dict[str, Any]) -> list[DesiredDeployment]:
-    return desired_state(specs, project_dir=PROJECT, flows=FLOWS)
+    return desired_state(specs, pull_steps=PULL, flows=FLOWS)
 
 
 def stored(deployment: DesiredDeployment, id: str = "d1", **changes: Any) -> DesiredDeployment:
@@ -209,7 +210,7 @@ def test_desired_state_from_compiled_manifests(manifests: Path) -> None:
         triggers=[{"on": "source-updated", "source": "erp.invoices"}],
     )
     specs = compile_project(load_manifests(manifests))
-    desired = desired_state(specs, project_dir=PROJECT)
+    desired = desired_state(specs, pull_steps=PULL)
     want, back = [d for d in desired if d.name in ("gx-plan", "gx-plan-backfill")]
     assert (want.full_name, back.full_name) == (
         f"{FLOW_NAME}/gx-plan",
@@ -245,17 +246,10 @@ def test_desired_state_takes_work_pool_queue_and_job_variables_from_the_spec() -
     )
 
 
-def test_pull_step_points_at_the_absolute_project_dir(monkeypatch, tmp_path) -> None:
-    (tmp_path / "project").mkdir()
-    monkeypatch.chdir(tmp_path)
-    (want,) = desired_state([spec()], project_dir=Path("project"), flows=FLOWS)
-    assert want.settings["pull_steps"] == [
-        {
-            "prefect.deployments.steps.set_working_directory": {
-                "directory": str(tmp_path / "project")
-            }
-        }
-    ]
+def test_every_deployment_gets_the_pull_steps() -> None:
+    clone = [{"prefect.deployments.steps.git_clone": {"repository": "file:///r.git"}}]
+    desired = desired_state([spec(), backfill()], pull_steps=clone, flows=FLOWS)
+    assert [d.settings["pull_steps"] for d in desired] == [clone, clone]
 
 
 # --- diff ---------------------------------------------------------------------------------
@@ -296,6 +290,27 @@ def test_nothing_to_do_when_the_server_matches() -> None:
         ),
     )
     assert not plan.has_changes
+
+
+def test_the_plan_carries_the_work_pool_to_create() -> None:
+    (want,) = wanted(spec())
+    pool = WorkPool(name="containers", type="docker")
+    plan = diff([want], server(work_pool_exists=False), work_pool=pool)
+    assert (plan.create_work_pool, plan.work_pool) == (True, pool)
+    assert diff([want], server()).work_pool == WorkPool(name=WORK_POOL, type="process")
+
+
+def test_a_pool_of_another_type_on_the_server_is_refused() -> None:
+    (want,) = wanted(spec())
+    actual = server(stored(want), work_pool_type="process")
+    with pytest.raises(GitOpsError) as caught:
+        diff([want], actual, work_pool=WorkPool(name=WORK_POOL, type="kubernetes"))
+    assert str(caught.value) == (
+        f"work pool '{WORK_POOL}' on the server is a process pool, but the project config "
+        "asks for kubernetes; Prefect cannot change a pool's type: delete it "
+        f"('prefect work-pool delete {WORK_POOL}') or name another pool in barecount.yaml"
+    )
+    assert not diff([want], actual).has_changes  # the same type: nothing to do
 
 
 def test_a_missing_work_pool_alone_is_a_change() -> None:

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from bc_testkit import flow_state, spawn_run, wait_for, wait_for_pause
+from bc_testkit import paused_again, spawn_run, wait_for, wait_for_pause
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import select
 
@@ -28,23 +28,6 @@ def governed(manifests: Path, home: Path) -> Path:
     from bc_testkit import require_signed_approvals
 
     return require_signed_approvals(manifests)
-
-
-def paused_again(check: GateCheck, decisions: int, process) -> list:
-    """Wait until the check has ``decisions`` decisions and its flow run is Paused again."""
-
-    def found() -> list | None:
-        recorded = get_ledger().decisions_for(check_id=check.id)
-        if len(recorded) >= decisions and flow_state(check.flow_run_id) == "Paused":
-            return recorded
-        return None
-
-    return wait_for(
-        found,
-        timeout=60,
-        what=f"the run paused again after decision {decisions} was refused",
-        process=process,
-    )
 
 
 def warehouse_rows(home: Path, table: str, partition: str) -> int:
@@ -199,14 +182,14 @@ def test_unauthorised_decisions_are_refused_recorded_and_the_run_stays_paused(
     for count, form in enumerate(forms, start=1):
         resume_flow_run(check.flow_run_id, run_input=form)
         decisions = paused_again(check, count, process)
-    assert [(d.approver, d.accepted) for d in decisions] == [
-        ("mallory", False),
-        ("alice", False),
-        ("alice", False),
+    assert [(d.approver, d.accepted, d.signed) for d in decisions] == [
+        ("mallory", False, False),
+        ("alice", False, False),
+        ("alice", False, False),  # a real signature, of another run: not signed for this one
     ]
     assert decisions[0].verdict.startswith("'mallory' is not an approver of team 'finance-data'")
     assert decisions[1].verdict.startswith("team 'finance-data' requires signed decisions")
-    assert decisions[2].verdict.startswith("the signature does not verify")
+    assert decisions[2].verdict.startswith("the signature does not verify for 'alice'")
     assert warehouse_rows(home, "gdp_invoices", partition) == 0
 
     code, _, err = cli(capsys, "approve", check.flow_run_id, "--as", "mallory")

@@ -22,7 +22,8 @@ def team(tmp_path: Path, *, signed: bool) -> Team:
                 "approvers": [{"name": "alice", "public_key": public}]
                 + ([] if signed else [{"name": "bob"}]),
                 "require_signed_approvals": signed,
-            },
+            }
+            | ({} if signed else {"unsigned_approvals_reason": "a sandbox team"}),
         }
     )
 
@@ -90,3 +91,60 @@ def test_auto_approval_holds_nothing_and_bumps_the_minor() -> None:
     verdict = auto_review(version_in_force="3.1.0", breaking=False)
     assert verdict.accepted and verdict.approver == "auto"
     assert (verdict.hold_status, verdict.new_version, verdict.signed) == (None, "3.2.0", False)
+
+
+def good_signature(tmp_path: Path, decision: str = "approve") -> str:
+    return sign(
+        load_private_key(tmp_path, "alice"),
+        approval_message(
+            flow_run_id="run-1", contract="invoices", fingerprint="sha256:f", decision=decision
+        ),
+    )
+
+
+def test_a_garbage_signature_is_refused_and_recorded_unsigned_with_why(tmp_path: Path) -> None:
+    # the audit's attack: anyone who reaches the Prefect API sends the form as "alice"
+    verdict = judge(team(tmp_path, signed=True), signature="garbage", reason="trust me")
+    assert (verdict.accepted, verdict.signed, verdict.hold_status) == (False, False, None)
+    assert verdict.verdict.startswith(
+        "the signature does not verify for 'alice' (with the public key team 'fin' lists for "
+        "them, over this run, contract, schema fingerprint and decision)"
+    )
+
+
+def test_a_refused_decision_is_signed_only_when_its_signature_verifies(tmp_path: Path) -> None:
+    fin = team(tmp_path, signed=True)
+    unreasoned = judge(fin, decision="reject", signature=good_signature(tmp_path, "reject"))
+    assert (unreasoned.accepted, unreasoned.verdict, unreasoned.signed) == (
+        False,
+        "a rejection needs a reason",
+        True,
+    )
+    forged = judge(fin, decision="reject", signature="Z2FyYmFnZQ==")
+    assert (forged.accepted, forged.verdict, forged.signed) == (
+        False,
+        "a rejection needs a reason",
+        False,
+    )
+
+
+def test_a_team_without_signatures_records_an_unverifiable_one_as_unsigned(
+    tmp_path: Path,
+) -> None:
+    fin = team(tmp_path, signed=False)
+    garbage = judge(fin, signature="garbage", reason="ok")
+    assert (garbage.accepted, garbage.approved, garbage.signed) == (True, True, False)
+    assert garbage.verdict.startswith(
+        "accepted as unsigned: the signature does not verify for 'alice'"
+    )
+    keyless = judge(fin, approver="bob", signature=good_signature(tmp_path))
+    assert (keyless.accepted, keyless.signed, keyless.verdict) == (
+        True,
+        False,
+        "accepted as unsigned: the signature cannot be verified: 'bob' has no public_key on "
+        "team 'fin'",
+    )
+    plain = judge(fin)
+    assert (plain.accepted, plain.signed, plain.verdict) == (True, False, "accepted")
+    verified = judge(fin, signature=good_signature(tmp_path))
+    assert (verified.accepted, verified.signed, verified.verdict) == (True, True, "accepted")

@@ -69,7 +69,7 @@ class Slot:
 # Field types by kind and path ('*' for any index or key). Unlisted paths are 'free'.
 # name: a manifest or stage name (pattern); ref: must name something that exists;
 # cname: the contract's name, which pipelines refer to; text: any string;
-# enum / const / kind / tz / cron / clock / run / kpi: checked strings;
+# enum / const / kind / tz / cron / clock / run / kpi / key: checked strings;
 # int:LO:HI / num:LO:HI: strict numbers with bounds; bool; map / list: containers.
 FIELD_TYPES: dict[str, dict[str, str]] = {
     "Pipeline": {
@@ -129,6 +129,7 @@ FIELD_TYPES: dict[str, dict[str, str]] = {
         "spec.approvers": "list",
         "spec.approvers[*]": "map",
         "spec.approvers[*].name": "name",
+        "spec.approvers[*].public_key": "key",  # 'ed25519:<base64>'
         "spec.require_signed_approvals": "bool",
         "spec.alerts": "list",
         "spec.escalation": "list",

@@ -370,14 +370,14 @@ def test_nested_contract_properties_are_checked_in_linear_time(root: Path) -> No
     [
         (
             TEAM,
-            "require_signed_approvals: false",
+            "require_signed_approvals: true",
             'require_signed_approvals: "false"',
             "spec.require_signed_approvals: got 'false', a quoted string; should be true or "
             "false; remove the quotes",
         ),
         (
             TEAM,
-            "require_signed_approvals: false",
+            "require_signed_approvals: true",
             "require_signed_approvals: 0",
             "spec.require_signed_approvals: got 0; should be true or false",
         ),

@@ -28,7 +28,7 @@ apiVersion: barecount/v1
 kind: Team
 metadata: {name: data-team}
 spec:
-  approvers: [{name: alice}]
+  approvers: [{name: alice, public_key: "ed25519:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}]
 """
 
 # Line numbers in the expected messages refer to this layout: stages start on line 8.

@@ -95,3 +95,23 @@ def switch(ctx: StageContext) -> StageResult:
     if (Path(ctx.warehouse).parent / "fail.flag").exists():
         raise TerminalError("the upstream export is corrupt")
     return StageResult(fingerprint=fingerprint_rows([("ok",)]), kpis={"total": 1.0})
+
+
+def fail_with(ctx: StageContext) -> StageResult:
+    """Fails (terminal) with params['message']: hostile text in errors, e.g. Rich markup."""
+    _journal(ctx, "start")
+    raise TerminalError(str(ctx.params["message"]))
+
+
+def drift_with(ctx: StageContext) -> StageResult:
+    """Extracts 'items' with one more column, named params['column']: a drift to hold."""
+    _journal(ctx, "start")
+    columns = (
+        SchemaColumn(name="id", logical_type="integer", required=True),
+        SchemaColumn(name=str(ctx.params["column"]), logical_type="string"),
+    )
+    return StageResult(
+        tables={"items": 1},
+        fingerprint=fingerprint_rows([(1, "x")]),
+        schema=ExtractedSchema(object="items", columns=columns),
+    )

@@ -185,6 +185,25 @@ def wait_for_pause(partition: str, process, timeout: float = 90):
     )
 
 
+def paused_again(check, decisions: int, process) -> list:
+    """Wait until the hold ``check`` has ``decisions`` decisions and its flow run is Paused
+    again (each was refused); the decision rows, oldest first."""
+    from barecount.ledger import get_ledger
+
+    def found() -> list | None:
+        recorded = get_ledger().decisions_for(check_id=check.id)
+        if len(recorded) >= decisions and flow_state(check.flow_run_id) == "Paused":
+            return recorded
+        return None
+
+    return wait_for(
+        found,
+        timeout=60,
+        what=f"the run paused again after decision {decisions} was refused",
+        process=process,
+    )
+
+
 def forget_deployments(*names: str) -> None:
     """Delete these deployments (``flow/name``) with their flow runs and trigger automations
     from the session's server, so a test that owns them starts from a clean slate."""
@@ -210,11 +229,14 @@ def forget_deployments(*names: str) -> None:
 REPO = Path(__file__).resolve().parents[2]
 
 
-def deploy_project(manifests: Path, project: Path, *pipelines: str) -> Path:
+def deploy_project(
+    manifests: Path, project: Path, *pipelines: str, config: Path | None = None
+) -> Path:
     """A project folder (flows/, a copy of ``manifests``) applied to the session's server:
     its pipelines' deployments on the 'barecount' process pool, after every other deployment
     of the pool (other tests' leftovers, whose triggers would keep this test's worker busy)
-    is removed. Returns the project's manifests folder."""
+    is removed; ``config``: a project config (barecount.yaml) for apply. Returns the
+    project's manifests folder."""
     import shutil
 
     from prefect import get_client
@@ -252,6 +274,7 @@ def deploy_project(manifests: Path, project: Path, *pipelines: str) -> Path:
             client.delete_flow_run(run.id)
     only = [arg for p in pipelines for arg in ("--only", p)]
     args = ["apply", "-m", str(project / "manifests"), "--project", str(project), *only]
+    args += ["--config", str(config)] if config is not None else []
     assert main(args) == 0, "barecount apply failed"
     return project / "manifests"
 

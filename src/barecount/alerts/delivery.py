@@ -1,46 +1,20 @@
-"""Sending alerts through Apprise and recording them (channels redacted) in the ledger."""
+"""Sending the alerts a run calls for and recording them (channels redacted) in the ledger."""
 
 from __future__ import annotations
 
 import logging
-import re
-import time
 
-import apprise
 from sqlalchemy import select
 
 from barecount.alerts.policy import Ended, Notice, notices_for
+from barecount.alerts.send import Delivery, deliver
 from barecount.ledger import Ledger
 from barecount.ledger.models import Alert, GateCheck, PipelineRun, RunSummary
 from barecount.manifest import ManifestSet
+from barecount.manifest.channels import redact_channel
 
-DELIVERY_DELAYS = (0.5, 1.0, 2.0)  # backoff between delivery attempts of one channel
+__all__ = ["after_run", "hold_alert", "redact_channel"]
 logger = logging.getLogger("barecount.alerts")
-
-
-def redact_channel(url: str) -> str:
-    """Where an alert went, without credentials, tokens or paths (they often hold secrets)."""
-    match = re.match(r"^([a-z0-9+.-]+)://(?:[^@/]*@)?([^/?#]*)", url, re.IGNORECASE)
-    if not match:
-        return "<unparseable channel>"
-    return f"{match[1]}://{match[2]}/***"
-
-
-def deliver(url: str, title: str, body: str) -> tuple[bool, int, str | None]:
-    """Send through Apprise, retrying with backoff; never raises."""
-    error = None
-    for attempt, delay in enumerate((0.0, *DELIVERY_DELAYS), start=1):
-        time.sleep(delay)
-        try:
-            sender = apprise.Apprise()
-            if not sender.add(url):
-                return False, attempt, "Apprise does not understand this URL"
-            if sender.notify(title=title, body=body):
-                return True, attempt, None
-            error = "the channel did not accept the notification"
-        except Exception as exc:  # a broken channel must never fail the pipeline run
-            error = f"{type(exc).__name__}"
-    return False, len(DELIVERY_DELAYS) + 1, error
 
 
 def _history(ledger: Ledger, pipeline: str, partition: str) -> tuple[list[Ended], set]:
@@ -73,11 +47,11 @@ def _send(
     run_id: int | None,
 ) -> list[Alert]:
     recorded = []
-    for url in notice.channels or ("",):
-        delivered, attempts, error = (
-            deliver(url, notice.title, notice.body)
-            if url
-            else (False, 0, "the team has no alert channel")
+    for channel in notice.channels or ("",):
+        sent = (
+            deliver(channel, notice.title, notice.body)
+            if channel
+            else Delivery(False, 0, "the team has no alert channel")
         )
         row = Alert(
             pipeline=pipeline,
@@ -85,11 +59,11 @@ def _send(
             kind=notice.kind,
             dedupe_key=notice.dedupe_key,
             team=team,
-            channel=redact_channel(url) if url else "-",
+            channel=redact_channel(channel) if channel else "-",
             message=notice.body,
-            delivered=delivered,
-            attempts=attempts,
-            error=error,
+            delivered=sent.delivered,
+            attempts=sent.attempts,
+            error=sent.error,
             run_id=run_id,
         )
         recorded.append(ledger.append(row=row))

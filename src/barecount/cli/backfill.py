@@ -1,4 +1,4 @@
-"""backfill, backfills and replay: history, re-made under governance."""
+"""backfill and backfills: history, re-made under governance (replay: cli/replay.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from barecount.cli.output import out, print_json
-from barecount.errors import BareCountError
+from barecount.cli import params
+from barecount.cli import replay as replay_cmds
+from barecount.cli.output import DataTable, out, print_json
+from barecount.errors import BareCountError, UsageError
 from barecount.settings import get_settings
 from barecount.status import FAILED, RunStatus
 
@@ -17,14 +18,32 @@ from barecount.status import FAILED, RunStatus
 NOT_DONE = FAILED | {RunStatus.HELD, RunStatus.WAITING, RunStatus.NOT_RUN}
 
 
+def _mode(value: str) -> str:
+    from barecount.runtime.backfill import MODES
+
+    return params.choice(*MODES)(value)
+
+
 def backfill(
-    pipeline: str = typer.Argument(..., help="Pipeline name, or 'show' followed by an ID."),
-    backfill_id: int | None = typer.Argument(None, help="With 'show': the backfill ID."),
-    start: str | None = typer.Option(None, "--start", help="First partition key."),
-    end: str | None = typer.Option(None, "--end", help="Last partition key (inclusive)."),
-    contract: list[str] = typer.Option([], "--contract", help="Pin NAME@VERSION (repeatable)."),
-    mode: str = typer.Option("missing", "--mode", help="missing, failed or all."),
-    parallel: int = typer.Option(4, "--parallel", min=1, help="Partitions in flight at once."),
+    pipeline: str = typer.Argument(
+        ..., help="Pipeline name, or 'show' followed by an ID.", callback=params.name
+    ),
+    backfill_id: int | None = typer.Argument(
+        None, min=1, max=params.ROW_ID_MAX, help="With 'show': the backfill ID."
+    ),
+    start: str | None = typer.Option(
+        None, "--start", help="First partition key.", callback=params.partition_key
+    ),
+    end: str | None = typer.Option(
+        None, "--end", help="Last partition key (inclusive).", callback=params.partition_key
+    ),
+    contract: list[str] = typer.Option(
+        [], "--contract", help="Pin NAME@VERSION (repeatable).", callback=params.contract_pins
+    ),
+    mode: str = typer.Option("missing", "--mode", help="missing, failed or all.", callback=_mode),
+    parallel: int = typer.Option(
+        4, "--parallel", min=1, max=params.PARALLEL_MAX, help="Partitions in flight at once."
+    ),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop after the first failure."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; run nothing."),
     manifests: Path | None = typer.Option(None, "--manifests", "-m", help="Manifests folder."),
@@ -40,11 +59,13 @@ def backfill(
     """
     if pipeline == "show":
         if backfill_id is None:
-            raise BareCountError("give the backfill ID: barecount backfill show ID")
+            raise UsageError("give the backfill ID: barecount backfill show ID")
         _show(backfill_id, as_json)
         return
+    if backfill_id is not None:
+        raise UsageError(f"an ID goes with 'show': barecount backfill show {backfill_id}")
     if start is None or end is None:
-        raise BareCountError("a backfill needs --start and --end partition keys")
+        raise UsageError("a backfill needs --start and --end partition keys")
     folder = manifests or get_settings().manifests
     restate_reason = _check_request(folder, pipeline, start, end, contract, mode, restate, reason)
     state = _run_backfill(
@@ -60,6 +81,11 @@ def backfill(
         manifests=str(folder.absolute()),
         restate_reason=restate_reason,
     )
+    _report(state, as_json)
+
+
+def _report(state, as_json: bool) -> None:
+    """Print how the backfill went; a BareCountError when any partition is not published."""
     if not state.is_completed():
         error = state.result(raise_on_failure=False)
         raise BareCountError(str(error) if isinstance(error, BaseException) else state.message)
@@ -84,11 +110,9 @@ def _check_request(folder, pipeline, start, end, contract, mode, restate, reason
     from barecount.ledger import get_ledger
     from barecount.manifest import load_manifests
     from barecount.manifest.partitions import partition_range
-    from barecount.runtime.backfill import MODES, check_pins, parse_pins
+    from barecount.runtime.backfill import check_pins, parse_pins
     from barecount.runtime.plan import contract_names
 
-    if mode not in MODES:
-        raise BareCountError(f"unknown --mode {mode!r}; use one of {', '.join(MODES)}")
     restate_reason = restate_reason_of(restate, reason)
     if restate_reason and mode != "all":
         raise BareCountError("--restate republishes published partitions: use it with --mode all")
@@ -114,7 +138,11 @@ def _run_backfill(pipeline: str, *, quiet: bool, **parameters):
         from barecount.runtime.backfill import watching
         from barecount.runtime.flows import governed_backfill
 
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        columns = (
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            MofNCompleteColumn(),
+        )
         with Progress(*columns, TimeElapsedColumn(), console=out, disable=quiet) as bar:
             task = bar.add_task(f"backfill {pipeline}", total=None)
 
@@ -127,7 +155,7 @@ def _run_backfill(pipeline: str, *, quiet: bool, **parameters):
 
 
 def _print_plan(summary: dict) -> None:
-    table = Table(
+    table = DataTable(
         "partition",
         "plan",
         "why",
@@ -141,7 +169,8 @@ def _print_plan(summary: dict) -> None:
         outcome = outcomes.get(p["partition"], {})
         table.add_row(p["partition"], p["action"], p["reason"], outcome.get("outcome", ""))
     out.print(table)
-    out.print("counts: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["counts"].items())))
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary["counts"].items()))
+    out.print(f"counts: {counts}", markup=False)
 
 
 def _show(backfill_id: int, as_json: bool) -> None:
@@ -189,10 +218,12 @@ def _show(backfill_id: int, as_json: bool) -> None:
     out.print(
         f"backfill {record.id}: {record.pipeline} {record.start}..{record.end}, mode "
         f"{record.mode}, by {record.requested_by} at {data['requested_at']}, pins "
-        f"{record.pins or '-'}: {data['status']}"
+        f"{record.pins or '-'}: {data['status']}",
+        markup=False,  # requested_by and the outcomes' details are data
     )
     for o in data["outcomes"]:
-        out.print(f"  {o['partition']}  {o['outcome']:<18} {o['token'] or ''}  {o['detail']}")
+        line = f"  {o['partition']}  {o['outcome']:<18} {o['token'] or ''}  {o['detail']}"
+        out.print(line, markup=False)
 
 
 def backfills(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
@@ -218,7 +249,7 @@ def backfills(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "pipeline", "range", "mode", "by", "status", "counts")
+    table = DataTable("id", "pipeline", "range", "mode", "by", "status", "counts")
     for r in rows:
         table.add_row(
             str(r["id"]),
@@ -232,60 +263,7 @@ def backfills(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
     out.print(table if rows else "no backfills recorded yet")
 
 
-def replay(
-    token: str = typer.Argument(..., help="Run token to replay."),
-    verify: bool = typer.Option(
-        False,
-        "--verify",
-        help="Recompute every stage into a scratch warehouse and compare output fingerprints; "
-        "exit 1 on a difference. Changes nothing live.",
-    ),
-    manifests: Path | None = typer.Option(None, "--manifests", "-m", help="Manifests folder."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
-    """Re-run a past run under its token and the contract versions it ended under (after any
-    approval): same outputs, nothing published. --verify recomputes into a scratch warehouse."""
-    from barecount.ledger import get_ledger
-    from barecount.ledger.views import versions_ended_under
-    from barecount.prefect_api import resolve_api_url, use_api
-
-    settings = get_settings()
-    with get_ledger(settings).session() as session:
-        first, pins = versions_ended_under(session=session, token=token)
-    folder = manifests or settings.manifests
-    with use_api(resolve_api_url(settings)):
-        from barecount.runtime.flows import governed_pipeline
-
-        state = governed_pipeline(
-            pipeline=first.pipeline,
-            partition=first.partition,
-            run_token=token,
-            manifests=str(folder.absolute()),
-            trigger="replay",
-            contract_pins=pins,
-            verify=verify,
-            return_state=True,
-        )
-    if not state.is_completed():
-        error = state.result(raise_on_failure=False)
-        raise BareCountError(str(error) if isinstance(error, BaseException) else state.message)
-    summary = state.result()
-    drifted = [n for n, v in summary.get("verify", {}).items() if not v["deterministic"]]
-    if as_json:
-        print_json(summary)
-    else:
-        out.print(f"replayed {first.pipeline} {first.partition} under {token}: {summary['status']}")
-        for name, v in summary.get("verify", {}).items():
-            mark = "same" if v["deterministic"] else "[red]DIFFERENT[/]"
-            out.print(f"  {name}: {mark} (recorded {v['recorded']}, now {v['recomputed']})")
-    if drifted:
-        raise BareCountError(
-            f"not deterministic: stage(s) {', '.join(drifted)} gave a different output under the "
-            "same token"
-        )
-
-
 def register(app: typer.Typer) -> None:
     app.command("backfill")(backfill)
     app.command("backfills")(backfills)
-    app.command("replay")(replay)
+    replay_cmds.register(app)

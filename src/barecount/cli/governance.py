@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
-from barecount.cli.output import out, print_json
+from barecount.cli import params
+from barecount.cli.output import DataTable, out, print_json
 from barecount.errors import BareCountError
 from barecount.settings import get_settings
 
@@ -16,17 +17,42 @@ keys_app = typer.Typer(help="Approver signing keys.", no_args_is_help=True)
 
 @keys_app.command("generate")
 def generate(
-    name: str = typer.Argument(..., help="Approver name, as in the team manifest."),
+    name: str = typer.Argument(
+        ..., help="Approver name, as in the team manifest.", callback=params.name
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing key."),
 ) -> None:
     """Create NAME's Ed25519 key (0600, under BARECOUNT_HOME/keys) and print the public key."""
     from barecount.governance.signing import generate_key, key_path
 
     settings = get_settings()
+    keys = settings.home / "keys"
+    params.inside(keys, key_path(settings.home, name), "key file")  # a symlink out of keys/
     line = generate_key(settings.home, name, overwrite=force)
-    out.print(f"private key: {key_path(settings.home, name)} (keep it; mode 0600)")
+    out.print(f"private key: {key_path(settings.home, name)} (keep it; mode 0600)", markup=False)
     out.print("add this approver to the team manifest (spec.approvers):")
     out.file.write(f'    - {{name: {name}, public_key: "{line}"}}\n')
+
+
+@keys_app.command("demo")
+def demo(
+    force: bool = typer.Option(
+        False, "--force", help="Replace other keys of alice and bob (they stop working)."
+    ),
+) -> None:
+    """Write the published DEMO keys of the example approvers alice and bob (0600, under
+    BARECOUNT_HOME/keys). Anyone can sign with them: for real use, 'keys generate'."""
+    from barecount.governance.demokeys import write_demo_keys
+
+    for key in write_demo_keys(get_settings().home, force=force):
+        if key.outcome == "kept":
+            text = (
+                f"kept {key.path}: it is not {key.name}'s demo key, so the example team's "
+                f"public key for {key.name} does not match it (--force replaces it)"
+            )
+        else:
+            text = f"{key.outcome} {key.path}: {key.name}'s demo key (published: anyone can sign)"
+        out.print(text, markup=False)
 
 
 def pending(
@@ -63,7 +89,7 @@ def pending(
     if not rows:
         out.print("nothing waits for governance")
         return
-    table = Table("hold", "flow run", "pipeline", "partition", "contract", "waiting", "drift")
+    table = DataTable("hold", "flow run", "pipeline", "partition", "contract", "waiting", "drift")
     for row in rows:
         table.add_row(
             str(row["hold"]),
@@ -79,34 +105,44 @@ def pending(
 
 RUN_HELP = "Prefect flow run id or run token of the held run."
 MANIFESTS_HELP = "Manifests folder (the owning team's approvers and the contract)."
+KEY_HELP = "Private key to sign with (default: BARECOUNT_HOME/keys/NAME.key)."
+WAIT_HELP = "Seconds to wait for a paused run's verdict."
 
 
 def approve(
-    run: str = typer.Argument(..., help=RUN_HELP),
-    approver: str = typer.Option(..., "--as", help="Your approver name."),
+    run: str = typer.Argument(..., help=RUN_HELP, callback=params.run_ref),
+    approver: str = typer.Option(..., "--as", help="Your approver name.", callback=params.name),
     reason: str = typer.Option("", "--reason", help="Why; kept in the ledger."),
-    wait: float = typer.Option(60, "--wait", help="Seconds to wait for a paused run's verdict."),
+    wait: float = typer.Option(60, "--wait", min=0, max=params.WAIT_MAX_SECONDS, help=WAIT_HELP),
     manifests: Path | None = typer.Option(None, "--manifests", "-m", help=MANIFESTS_HELP),
+    key: Path | None = typer.Option(None, "--key", help=KEY_HELP),
 ) -> None:
     """Approve a held drift: a paused run continues under its token; for an orphaned hold the
     new contract version is registered and the held partitions are queued again."""
-    _decide(run, "approve", approver, reason, wait, manifests)
+    _decide(run, "approve", approver, reason, wait, manifests, key)
 
 
 def reject(
-    run: str = typer.Argument(..., help=RUN_HELP),
-    approver: str = typer.Option(..., "--as", help="Your approver name."),
+    run: str = typer.Argument(..., help=RUN_HELP, callback=params.run_ref),
+    approver: str = typer.Option(..., "--as", help="Your approver name.", callback=params.name),
     reason: str = typer.Option(..., "--reason", help="Why (required)."),
-    wait: float = typer.Option(60, "--wait", help="Seconds to wait for a paused run's verdict."),
+    wait: float = typer.Option(60, "--wait", min=0, max=params.WAIT_MAX_SECONDS, help=WAIT_HELP),
     manifests: Path | None = typer.Option(None, "--manifests", "-m", help=MANIFESTS_HELP),
+    key: Path | None = typer.Option(None, "--key", help=KEY_HELP),
 ) -> None:
     """Reject a held drift: the run fails (or, orphaned, is recorded as rejected) and nothing
     downstream runs; the contract is no longer blocked."""
-    _decide(run, "reject", approver, reason, wait, manifests)
+    _decide(run, "reject", approver, reason, wait, manifests, key)
 
 
 def _decide(
-    run: str, decision: str, approver: str, reason: str, wait: float, manifests: Path | None
+    run: str,
+    decision: str,
+    approver: str,
+    reason: str,
+    wait: float,
+    manifests: Path | None,
+    key: Path | None,
 ) -> None:
     from barecount.ledger import get_ledger
     from barecount.runtime.resume import send_decision
@@ -121,6 +157,7 @@ def _decide(
         approver=approver,
         reason=reason,
         wait=wait,
+        key_file=key,
     )
     check, verdict = sent.check, sent.verdict
     signed = "signed" if sent.signed else "unsigned"
@@ -130,7 +167,7 @@ def _decide(
         if sent.orphaned
         else f"flow run {check.flow_run_id}"
     )
-    out.print(f"sent {decision} by {approver} ({signed}) to {where}")
+    out.print(f"sent {decision} by {approver} ({signed}) to {where}", markup=False)
     if verdict is None:
         out.print(f"no verdict from the run within {wait:g} s; check 'barecount pending'")
         return
@@ -142,7 +179,9 @@ def _decide(
         if verdict.new_version
         else ""
     )
-    out.print(f"[green]accepted:[/] {decision}{version}")
+    out.print(f"[green]accepted:[/] {escape(decision + version)}")
+    if verdict.verdict != "accepted":  # accepted as unsigned, and why
+        out.print(verdict.verdict, markup=False)
     if sent.orphaned:
         _print_requeued(check.id)
     elif decision == "approve":
@@ -163,7 +202,7 @@ def _print_requeued(hold_id: int) -> None:
         )
     for row in rows:
         how = f"flow run {row.flow_run_id}" if row.flow_run_id else f"not queued: {row.error}"
-        out.print(f"queued again: {row.pipeline} {row.partition} ({how})")
+        out.print(f"queued again: {row.pipeline} {row.partition} ({how})", markup=False)
 
 
 hold_app = typer.Typer(help="Governance holds.", no_args_is_help=True)
@@ -172,9 +211,11 @@ hold_app = typer.Typer(help="Governance holds.", no_args_is_help=True)
 @hold_app.command("withdraw")
 def withdraw(
     hold: str = typer.Argument(
-        ..., help="Hold id (see 'barecount pending'), flow run id or token."
+        ...,
+        help="Hold id (see 'barecount pending'), flow run id or token.",
+        callback=params.run_ref,
     ),
-    approver: str = typer.Option(..., "--as", help="Your approver name."),
+    approver: str = typer.Option(..., "--as", help="Your approver name.", callback=params.name),
     reason: str = typer.Option(..., "--reason", help="Why (required)."),
     manifests: Path | None = typer.Option(None, "--manifests", "-m", help=MANIFESTS_HELP),
 ) -> None:
@@ -194,7 +235,7 @@ def withdraw(
         approver=approver,
         reason=reason,
     )
-    out.print(f"withdrew hold {check.id} of {check.pipeline} {check.partition}")
+    out.print(f"withdrew hold {check.id} of {check.pipeline} {check.partition}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

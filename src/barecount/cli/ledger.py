@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from barecount.cli.output import out, print_json
+from barecount.cli import params
+from barecount.cli.output import DataTable, literal, out, print_json
 
 app = typer.Typer(help="Read and verify the Evidence Ledger.", no_args_is_help=True)
 
 
 def runs(
-    pipeline: str | None = typer.Argument(None, help="Only this pipeline."),
-    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs."),
+    pipeline: str | None = typer.Argument(None, help="Only this pipeline.", callback=params.name),
+    limit: int = typer.Option(
+        20, "--limit", "-n", min=1, max=params.RUNS_LISTED_MAX, help="How many runs."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Recent pipeline runs with their tokens and outcomes."""
@@ -37,7 +39,7 @@ def runs(
     if as_json:
         print_json(rows)
         return
-    table = Table("run", "pipeline", "partition", "status", "trigger", "started (UTC)", "token")
+    table = DataTable("run", "pipeline", "partition", "status", "trigger", "started (UTC)", "token")
     for row in rows:
         table.add_row(
             str(row["run_id"]),
@@ -53,7 +55,7 @@ def runs(
 
 @app.command("show")
 def show(
-    token: str = typer.Option(..., "--token", "-t", help="Run token."),
+    token: str = typer.Option(..., "--token", "-t", help="Run token.", callback=params.token),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Everything recorded under a run token: runs, attempts, retries, publications, and
@@ -83,12 +85,10 @@ def show(
 
 
 def _print_versions(versions) -> None:
-    from rich.markup import escape
-
     if not versions:
         return
     in_force = max(v.version for v in versions)
-    table = Table(
+    table = DataTable(
         "version",
         "KPI",
         "token",
@@ -105,21 +105,22 @@ def _print_versions(versions) -> None:
             v.kpi,
             v.token,
             str(v.supersedes or ""),
-            escape(v.requested_by or ""),
-            escape(v.reason),  # what people typed is text, never markup
+            v.requested_by or "",
+            v.reason,  # what people typed is text, never markup
             "yes" if v.version == in_force else "",
         )
     out.print(table)
 
 
 def _print_evidence(token: str, found) -> None:
-    out.print(f"[bold]run token {token}[/]")
+    out.print(f"[bold]run token {literal(token)}[/]")
     for run in found.runs:
         out.print(
             f"run {run.id}: {run.pipeline} {run.partition}, trigger {run.trigger}, "
-            f"contracts {run.contract_versions}, flow run {run.flow_run_id}"
+            f"contracts {run.contract_versions}, flow run {run.flow_run_id}",
+            markup=False,
         )
-    attempts = Table(
+    attempts = DataTable(
         "row",
         "run",
         "stage",
@@ -147,7 +148,7 @@ def _print_evidence(token: str, found) -> None:
             f"{a.error_class}: {a.error_message}" if a.error_class else "",
         )
     out.print(attempts)
-    published = Table(
+    published = DataTable(
         "row",
         "KPI",
         "partition",
@@ -162,7 +163,8 @@ def _print_evidence(token: str, found) -> None:
         )
     out.print(published if found.publications else "publications: none")
     for s in found.summaries:
-        out.print(f"run {s.run_id} ended: {s.status}{': ' + s.detail if s.detail else ''}")
+        detail = f": {s.detail}" if s.detail else ""
+        out.print(f"run {s.run_id} ended: {s.status}{detail}", markup=False)
 
 
 @app.command("verify")
@@ -184,7 +186,7 @@ def verify_command(as_json: bool = typer.Option(False, "--json", help="Print JSO
     elif result.ok:
         out.print(f"[green]ledger verified:[/] {result.rows} rows, chain intact")
     else:
-        out.print(f"[red]ledger NOT verified:[/] {result.problem}")
+        out.print(f"[red]ledger NOT verified:[/] {literal(result.problem)}")
     if not result.ok:
         raise typer.Exit(1)
 

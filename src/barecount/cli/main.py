@@ -19,6 +19,7 @@ from barecount.cli import server as server_cmds
 from barecount.cli import status as status_cmds
 from barecount.cli.output import fail
 from barecount.errors import BareCountError
+from barecount.settings import get_settings
 
 app = typer.Typer(
     name="barecount",
@@ -39,14 +40,31 @@ console_cmds.register(app)
 app.add_typer(server_cmds.app, name="server")
 
 
+@app.callback()
+def _settings_first() -> None:
+    """Read the BARECOUNT_* settings before any command runs: a bad one stops here, in one
+    line that names the variable, not inside a flow run."""
+    get_settings()
+
+
+def usage_line(exc: click_exceptions.ClickException) -> str:
+    """Click's usage error as one line, with where to read more."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    return f"{message} (see '{ctx.command_path} --help')" if ctx is not None else message
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; bad input ends in one clear message and a non-zero exit, never a traceback."""
     try:
         result = app(args=argv, prog_name="barecount", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
-    except click_exceptions.ClickException as exc:  # usage errors: click's own message
+    except click_exceptions.NoArgsIsHelpError as exc:  # 'barecount keys': the help, exit 2
         exc.show()
+        return exc.exit_code
+    except click_exceptions.ClickException as exc:  # usage errors: one line, exit 2
+        fail(usage_line(exc))
         return exc.exit_code
     except typer.Abort:
         fail("aborted")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from barecount.cli.output import out, print_json
+from barecount.cli import params
+from barecount.cli.output import err, literal, out, print_json
 from barecount.settings import get_settings
 
 MANIFESTS_HELP = "Manifests folder (default: BARECOUNT_MANIFESTS or ./manifests)."
@@ -24,6 +25,8 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Check every manifest: schema, references, cycles, cron, time zones, stage code."""
+    from barecount.governance.demokeys import demo_key_warnings
+
     found = _manifests(path)
     summary = {
         "manifests": str(found.root),
@@ -31,17 +34,22 @@ def validate(
         "teams": sorted(found.teams),
         "contracts": sorted(found.contracts),
     }
+    warnings = demo_key_warnings(found)  # valid, but nobody should trust those signatures
     if as_json:
-        print_json({"valid": True, **summary})
+        print_json({"valid": True, **summary, "warnings": warnings})
         return
+    for warning in warnings:
+        err.print(f"warning: {warning}", markup=False)
     out.print(
         f"[green]valid:[/] {len(found.pipelines)} pipeline(s), {len(found.teams)} team(s), "
-        f"{len(found.contracts)} contract(s) in {found.root}"
+        f"{len(found.contracts)} contract(s) in {literal(found.root)}"
     )
 
 
 def graph(
-    pipeline: str | None = typer.Argument(None, help="Pipeline to draw; omit with --all."),
+    pipeline: str | None = typer.Argument(
+        None, help="Pipeline to draw; omit with --all.", callback=params.name
+    ),
     all_: bool = typer.Option(False, "--all", help="Draw how pipelines trigger each other."),
     fmt: str = typer.Option("text", "--format", "-f", help="text, mermaid or dot."),
     manifests: Path | None = typer.Option(None, "--manifests", "-m", help=MANIFESTS_HELP),
@@ -70,17 +78,25 @@ def compile_(
         False, "--check", help="Write nothing; exit 1 with a diff when OUTPUT is stale."
     ),
     manifests: Path | None = typer.Option(None, "--manifests", "-m", help=MANIFESTS_HELP),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="Project config (default: ./barecount.yaml if any)."
+    ),
 ) -> None:
-    """Compile the manifests into a prefect.yaml that 'prefect deploy' accepts."""
+    """Compile the manifests and barecount.yaml into a prefect.yaml 'prefect deploy' accepts."""
     import difflib
 
     from barecount.deploy.compile import compile_project, render_prefect_yaml
+    from barecount.deploy.source import compiled_pull
+    from barecount.manifest.projectconfig import find_project_config
 
-    text = render_prefect_yaml(compile_project(_manifests(manifests)))
-    current = output.read_text(encoding="utf-8") if output.exists() else ""
+    current = params.existing_text(output, "--output")
+    if not check:
+        params.writable_file(output, "--output")  # before any work: /proc, read-only, missing
+    setup = find_project_config(config)
+    text = render_prefect_yaml(compile_project(_manifests(manifests), setup), compiled_pull(setup))
     if check:
         if current == text:
-            out.print(f"[green]up to date:[/] {output}")
+            out.print(f"[green]up to date:[/] {literal(output)}")
             return
         diff = difflib.unified_diff(
             current.splitlines(keepends=True),
@@ -89,16 +105,16 @@ def compile_(
             tofile=f"{output} (compiled)",
         )
         out.file.write("".join(diff))
-        out.print(f"[red]stale:[/] {output}; run 'barecount compile' and commit the result")
+        fix = "run 'barecount compile' and commit the result"
+        out.print(f"[red]stale:[/] {literal(output)}; {fix}")
         raise typer.Exit(1)
     if current == text:
-        out.print(f"unchanged: {output}")
+        out.print(f"unchanged: {output}", markup=False)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_suffix(output.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(output)
-    out.print(f"[green]wrote[/] {output}")
+    out.print(f"[green]wrote[/] {literal(output)}")
 
 
 def schema(
@@ -111,12 +127,14 @@ def schema(
     if check:
         stale = stale_schemas(folder)
         if stale:
-            out.print(f"[red]stale:[/] {', '.join(stale)} in {folder}; run 'barecount schema'")
+            listed = literal(f"{', '.join(stale)} in {folder}")
+            out.print(f"[red]stale:[/] {listed}; run 'barecount schema'")
             raise typer.Exit(1)
-        out.print(f"[green]up to date:[/] {folder}")
+        out.print(f"[green]up to date:[/] {literal(folder)}")
         return
+    params.writable_folder(folder, "--output")
     for path in write_schemas(folder):
-        out.print(f"wrote {path}")
+        out.print(f"wrote {path}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,15 +1,44 @@
-"""Printing for the CLI: rich for people, JSON for machines, errors on stderr."""
+"""Printing for the CLI: rich for people, JSON for machines, errors on stderr.
+
+Ledger and user text is data, never Rich markup: tables of data are ``DataTable``s (cells and
+title print as they are), data put into a styled line goes through ``literal``, and a line
+of data alone is printed with ``markup=False``. Only our own styling is markup.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji=False: ':smile:' in a stage error is text too
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+
+def literal(value: object) -> str:
+    """``value`` escaped for a line that also carries our markup: it prints as it is."""
+    return escape(str(value))
+
+
+class DataTable(Table):
+    """A table of data: string cells and the title print as they are, never as markup."""
+
+    def __init__(self, *headers: str, title: str | None = None, **options: Any) -> None:
+        super().__init__(*headers, title=None if title is None else Text(title), **options)
+
+    def add_row(
+        self,
+        *renderables: RenderableType | None,
+        style: Any = None,
+        end_section: bool = False,
+    ) -> None:
+        cells = [Text(cell) if isinstance(cell, str) else cell for cell in renderables]
+        super().add_row(*cells, style=style, end_section=end_section)
 
 
 def print_json(data: Any) -> None:

@@ -6,18 +6,25 @@ from pathlib import Path
 
 import typer
 
-from barecount.cli.output import out, print_json
+from barecount.cli import params
+from barecount.cli.output import DataTable, out, print_json
 from barecount.errors import BareCountError
 from barecount.settings import get_settings
 from barecount.status import RunStatus
 
 
 def run(
-    pipeline: str = typer.Argument(..., help="Pipeline name."),
+    pipeline: str = typer.Argument(..., help="Pipeline name.", callback=params.name),
     partition: str | None = typer.Option(
-        None, "--partition", "-p", help="Partition key, e.g. 2026-11-26 (default: current)."
+        None,
+        "--partition",
+        "-p",
+        help="Partition key, e.g. 2026-11-26 (default: current).",
+        callback=params.partition_key,
     ),
-    token: str | None = typer.Option(None, "--token", help="Run under this run token (replay)."),
+    token: str | None = typer.Option(
+        None, "--token", help="Run under this run token (replay).", callback=params.token
+    ),
     manifests: Path | None = typer.Option(None, "--manifests", "-m", help="Manifests folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
     deployment: bool = typer.Option(
@@ -128,24 +135,23 @@ def _submit(folder, pipeline, partition, token, api, as_json) -> None:
     out.print(
         f"flow run {result['flow_run_id']} ({result['state']}) for {pipeline} {plan.partition}, "
         f"token {plan.token}; a worker on the 'barecount' pool runs it\n"
-        f"Prefect run: {result['prefect_run_url']}"
+        f"Prefect run: {result['prefect_run_url']}",
+        markup=False,
     )
 
 
 def _print_summary(summary: dict) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"{summary['pipeline']} {summary['partition']}", title_justify="left")
+    table = DataTable(title=f"{summary['pipeline']} {summary['partition']}", title_justify="left")
     table.add_column("KPI")
     table.add_column("value", justify="right")
     for name, value in summary["kpis"].items():
         table.add_row(name, "—" if value is None else f"{value:,.4f}".rstrip("0").rstrip("."))
     out.print(table)
-    out.print(f"run token:   {summary['token']}")
-    out.print(f"evidence:    {_evidence_line(summary)}")
+    out.print(f"run token:   {summary['token']}", markup=False)
+    out.print(f"evidence:    {_evidence_line(summary)}", markup=False)
     if summary["status"] in (RunStatus.NEEDS_RESTATEMENT, RunStatus.RESTATED):
-        out.print(f"publication: {summary['detail']}")
-    out.print(f"Prefect run: {summary['prefect_run_url']}")
+        out.print(f"publication: {summary['detail']}", markup=False)  # quotes a --reason
+    out.print(f"Prefect run: {summary['prefect_run_url']}", markup=False)
 
 
 def _evidence_line(summary: dict) -> str:

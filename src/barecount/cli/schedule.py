@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from barecount.cli import params
 from barecount.cli.output import out, print_json
 from barecount.errors import BareCountError
 from barecount.settings import get_settings
@@ -14,9 +15,13 @@ emit_app = typer.Typer(help="Emit BareCount events to the Prefect server.", no_a
 
 
 def partitions(
-    pipeline: str = typer.Argument(..., help="Pipeline name."),
-    start: str = typer.Option(..., "--start", help="First partition key."),
-    end: str = typer.Option(..., "--end", help="Last partition key (inclusive)."),
+    pipeline: str = typer.Argument(..., help="Pipeline name.", callback=params.name),
+    start: str = typer.Option(
+        ..., "--start", help="First partition key.", callback=params.partition_key
+    ),
+    end: str = typer.Option(
+        ..., "--end", help="Last partition key (inclusive).", callback=params.partition_key
+    ),
     manifests: Path | None = typer.Option(None, "--manifests", "-m", help="Manifests folder."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -39,15 +44,22 @@ def partitions(
         print_json(rows)
         return
     cal = spec.spec.partition
-    out.print(f"{len(rows)} {cal.calendar} partition(s) of {pipeline} in {cal.timezone}:")
+    out.print(
+        f"{len(rows)} {cal.calendar} partition(s) of {pipeline} in {cal.timezone}:", markup=False
+    )
     for row in rows:
-        out.print(f"  {row['key']}  {row['start']} .. {row['end']}  ({row['hours']:g} h)")
+        line = f"  {row['key']}  {row['start']} .. {row['end']}  ({row['hours']:g} h)"
+        out.print(line, markup=False)
 
 
 @emit_app.command("source-updated")
 def source_updated(
-    source: str = typer.Argument(..., help="Source name, e.g. erp.invoices."),
-    partition: str = typer.Option(..., "--partition", "-p", help="Partition that landed."),
+    source: str = typer.Argument(
+        ..., help="Source name, e.g. erp.invoices.", callback=params.source
+    ),
+    partition: str = typer.Option(
+        ..., "--partition", "-p", help="Partition that landed.", callback=params.partition_key
+    ),
     manifests: Path | None = typer.Option(None, "--manifests", "-m", help="Manifests folder."),
 ) -> None:
     """Announce that SOURCE published data for a partition; pipelines triggered by it start."""
@@ -71,7 +83,10 @@ def source_updated(
         {"source": source, "partition": partition},
     )
     names = ", ".join(p.name for p in consumers) or "no pipeline (none declares this source)"
-    out.print(f"emitted barecount.source.updated for {source} {partition}; triggers: {names}")
+    out.print(
+        f"emitted barecount.source.updated for {source} {partition}; triggers: {names}",
+        markup=False,
+    )
 
 
 def _emit(event: str, resource: str, payload: dict) -> None:
@@ -89,7 +104,9 @@ def _emit(event: str, resource: str, payload: dict) -> None:
 
 def serve_command(
     manifests: Path | None = typer.Option(None, "--manifests", "-m", help="Manifests folder."),
-    limit: int | None = typer.Option(None, "--limit", help="Most runs at once."),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, max=params.SERVED_RUNS_MAX, help="Most runs at once."
+    ),
     replace: bool = typer.Option(
         False, "--replace", help="Take over deployments that run on a work pool (deletes them)."
     ),
@@ -113,7 +130,7 @@ def serve_command(
             )
         if taken:
             delete_deployments(taken)
-            out.print(f"replaced work-pool deployments: {', '.join(taken)}")
+            out.print(f"replaced work-pool deployments: {', '.join(taken)}", markup=False)
 
         for name in sorted(found.pipelines):
             pipeline = found.pipeline(name)
@@ -123,8 +140,9 @@ def serve_command(
                 else []
             )
             when += [f"on {t.on}" for t in pipeline.spec.triggers]
-            out.print(f"serving governed-pipeline/{name}: {', '.join(when) or 'on demand'}")
-        out.print(f"Prefect UI: {ui_url(api)}  (Ctrl-C stops serving)")
+            line = f"serving governed-pipeline/{name}: {', '.join(when) or 'on demand'}"
+            out.print(line, markup=False)
+        out.print(f"Prefect UI: {ui_url(api)}  (Ctrl-C stops serving)", markup=False)
         serve_all(found, manifests_path=str(folder.absolute()), limit=limit)
 
 

@@ -11,16 +11,16 @@ app = typer.Typer(help="Start, stop or check the local Prefect server.", no_args
 
 @app.command("start")
 def start() -> None:
-    """Start the local Prefect server (reused when already running)."""
+    """Start this home's local Prefect server (reused when already running)."""
     from barecount.prefect_api import start_local_server, ui_url
 
     url = start_local_server()
-    out.print(f"Prefect server: {ui_url(url)}  (API {url})")
+    out.print(f"Prefect server: {ui_url(url)}  (API {url})", markup=False)
 
 
 @app.command("stop")
 def stop() -> None:
-    """Stop the local Prefect server."""
+    """Stop this home's local Prefect server."""
     from barecount.prefect_api import stop_local_server
 
     out.print("stopped" if stop_local_server() else "no local server was running")
@@ -29,13 +29,21 @@ def stop() -> None:
 @app.command("status")
 def status() -> None:
     """Say which Prefect API BareCount would use and whether it answers."""
-    from barecount.prefect_api import is_healthy, redact
+    from rich.markup import escape
+
+    from barecount.local_server import running_server
+    from barecount.prefect_api import api_headers, configured_api_url, is_healthy, redact
     from barecount.settings import get_settings
 
     settings = get_settings()
-    url = settings.prefect_api_url or settings.local_api_url
-    state = "[green]up[/]" if is_healthy(url) else "[red]down[/]"
-    kind = "configured" if settings.prefect_api_url else "local"
-    out.print(f"{kind} Prefect API {redact(url)}: {state}")
-    if not is_healthy(url):
+    configured = configured_api_url(settings)
+    url = configured or running_server(settings)
+    if url is None:
+        out.print(f"local Prefect API: [red]down[/] (no server started for {settings.home})")
+        raise typer.Exit(1)
+    healthy = is_healthy(url, headers=api_headers())
+    state = "[green]up[/]" if healthy else "[red]down[/]"
+    kind = "configured" if configured else "local"
+    out.print(f"{kind} Prefect API {escape(redact(url))}: {state}")
+    if not healthy:
         raise typer.Exit(1)

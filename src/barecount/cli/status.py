@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from barecount.cli.output import out, print_json
+from barecount.cli.output import DataTable, out, print_json
 from barecount.settings import get_settings
 
 
@@ -29,7 +28,7 @@ def status(
     if as_json:
         print_json(rows)
         return
-    table = Table(
+    table = DataTable(
         "pipeline", "last partition", "state", "attempts", "retries", "approvals", "last alert"
     )
     for r in rows:

@@ -1,4 +1,4 @@
-"""The console's FastAPI app: read pages for everyone on the machine, decisions for approvers.
+"""The console's FastAPI app: pages for logged-in approvers (reads public only when configured).
 
 ``create_app`` builds the app from its configuration; the pages live in ``console/routes``
 (one router per page group) and what they need in ``console/deps``.
@@ -13,25 +13,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from barecount.console import auth
-from barecount.console.deps import ConsoleConfig, cross_site, current_user, get_config
-from barecount.console.pages import Refusal, page
+from barecount.console import handlers
+from barecount.console.deps import ConsoleConfig, cross_site
+from barecount.console.handlers import SECURITY_HEADERS
+from barecount.console.limits import BodyLimit, LoginLimiter
+from barecount.console.options import ConsoleOptions, console_options
+from barecount.console.pages import LoginRequired, Refusal
 from barecount.console.routes import router
+from barecount.errors import BareCountError
 from barecount.prefect_api import ui_url
 from barecount.settings import Settings, get_settings
 
 __all__ = ["SECURITY_HEADERS", "ConsoleConfig", "create_app", "cross_site"]
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
 
 
 def create_app(
@@ -40,22 +33,37 @@ def create_app(
     manifests: Path | None = None,
     allowed_hosts: list[str] | None = None,
     decision_wait: float = 60.0,
+    options: ConsoleOptions | None = None,
 ) -> FastAPI:
-    """The console app over the ledger and manifests of ``settings``."""
+    """The console app over the ledger and manifests of ``settings``.
+
+    ``options`` default to the ``BARECOUNT_CONSOLE_*`` environment (:func:`console_options`).
+    """
     settings = settings or get_settings()
+    options = options or console_options()
     app = FastAPI(title="BareCount console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config = ConsoleConfig(
         settings=settings,
         manifests=Path(manifests or settings.manifests),
-        secret=auth.load_secret(settings.home),
+        options=options,
+        limiter=LoginLimiter(
+            per_user=options.failures_per_user,
+            per_address=options.failures_per_address,
+            window=options.failure_window_seconds,
+        ),
         prefect_ui=ui_url(settings.prefect_api_url or settings.local_api_url),
         decision_wait=decision_wait,
     )
+    # middleware added later wraps what came before: headers > host check > body cap > routes
+    app.add_middleware(BodyLimit, max_bytes=options.max_body_bytes)
     app.add_middleware(
         TrustedHostMiddleware, allowed_hosts=allowed_hosts or ["127.0.0.1", "localhost"]
     )
-    app.middleware("http")(security_headers)  # outermost: host refusals get the headers too
-    app.add_exception_handler(Refusal, refused)
+    app.middleware("http")(security_headers)
+    app.add_exception_handler(Refusal, handlers.refused)
+    app.add_exception_handler(LoginRequired, handlers.login_first)
+    app.add_exception_handler(BareCountError, handlers.failed)
+    app.add_exception_handler(Exception, handlers.unexpected)
     app.include_router(router)
     return app
 
@@ -67,11 +75,3 @@ async def security_headers(
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
-
-
-async def refused(request: Request, exc: Exception) -> Response:
-    """The error page of a :class:`Refusal` raised by a route or a dependency."""
-    if not isinstance(exc, Refusal):  # registered for Refusal only
-        raise exc
-    user = current_user(request, get_config(request))
-    return page("error", exc.status, title=exc.title, message=exc.message, user=user)

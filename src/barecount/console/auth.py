@@ -1,26 +1,34 @@
-"""Console login tokens, signed session cookies and CSRF tokens, kept under BARECOUNT_HOME/console.
+"""Console login tokens and CSRF checks; tokens are kept under BARECOUNT_HOME/console.
 
-Only a token's sha256 is stored; the token itself is shown once, when it is issued. Sessions are
-an HMAC-signed cookie carrying the approver's name, an expiry and that session's CSRF token.
+Only a token's sha256 is stored; the token itself is shown once, when it is issued. Issuing a
+new token ends every session of that approver (sessions live in ``console.sessions``).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
 import os
 import secrets
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from barecount.console.sessions import ConsoleSession, SessionStore
 from barecount.errors import ConsoleAuthError
 from barecount.manifest.project import ManifestSet
 
+__all__ = [
+    "SESSION_COOKIE",
+    "ConsoleSession",
+    "check_login",
+    "csrf_matches",
+    "issue_token",
+    "open_session",
+    "session_of",
+]
+
 SESSION_COOKIE = "barecount_console"
-SESSION_SECONDS = 12 * 3600
 
 
 def console_dir(home: Path) -> Path:
@@ -35,20 +43,6 @@ def _write_private(path: Path, data: bytes) -> None:
         f.write(data)
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)  # readers never see half a file
-
-
-def load_secret(home: Path) -> bytes:
-    """The HMAC key that signs session cookies, generated once (0600)."""
-    path = console_dir(home) / "secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_bytes()  # another process made it first
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(32))
-    return path.read_bytes()
 
 
 def approver_names(manifests: ManifestSet) -> set[str]:
@@ -72,7 +66,9 @@ def _read_tokens(home: Path) -> dict[str, dict]:
 
 
 def issue_token(home: Path, name: str, manifests: ManifestSet) -> str:
-    """A new login token for approver ``name`` (replacing any earlier one); only its hash is kept.
+    """A new login token for approver ``name``; only its hash is kept.
+
+    The earlier token stops working and every session it opened ends.
 
     Raises:
         ConsoleAuthError: ``name`` is no approver on any team.
@@ -88,6 +84,7 @@ def issue_token(home: Path, name: str, manifests: ManifestSet) -> str:
     tokens = _read_tokens(home)
     tokens[name] = {"sha256": _digest(token), "issued_at": int(time.time())}
     _write_private(_tokens_path(home), json.dumps(tokens, indent=2, sort_keys=True).encode())
+    SessionStore.of_home(home).revoke_user(name, why="login token re-issued")
     return token
 
 
@@ -98,50 +95,24 @@ def check_login(home: Path, name: str, token: str) -> bool:
     return hmac.compare_digest(expected.encode(), _digest(token).encode()) and entry is not None
 
 
-@dataclass(frozen=True)
-class ConsoleSession:
-    name: str
-    csrf: str
-    expires: int
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _mac(secret: bytes, payload: str) -> str:
-    return _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
-
-
-def new_session_cookie(secret: bytes, name: str, *, now: float | None = None) -> str:
-    """A signed cookie value for a fresh session of ``name``, with its own CSRF token."""
-    expires = int(now if now is not None else time.time()) + SESSION_SECONDS
-    body = {"n": name, "c": secrets.token_urlsafe(24), "e": expires}
-    payload = _b64(json.dumps(body, separators=(",", ":")).encode())
-    return f"{payload}.{_mac(secret, payload)}"
-
-
-def read_session_cookie(
-    secret: bytes, value: str | None, *, now: float | None = None
-) -> ConsoleSession | None:
-    """The session a cookie carries, or None when it is missing, forged or expired."""
-    if not value or "." not in value:
+def open_session(
+    home: Path, name: str, token: str, *, lifetime: int
+) -> tuple[str, ConsoleSession] | None:
+    """A new session (cookie value, session) when ``token`` is ``name``'s login token, else None."""
+    if not check_login(home, name, token):
         return None
-    payload, _, mac = value.rpartition(".")
-    if not hmac.compare_digest(mac.encode(), _mac(secret, payload).encode()):
+    return SessionStore.of_home(home).create(name, opened_with=_digest(token), lifetime=lifetime)
+
+
+def session_of(home: Path, cookie: str | None) -> ConsoleSession | None:
+    """The live session of a cookie value: recorded, not expired, not revoked, and opened with
+    the approver's current login token."""
+    session = SessionStore.of_home(home).lookup(cookie)
+    if session is None:
         return None
-    try:
-        body = json.loads(_unb64(payload))
-        session = ConsoleSession(name=str(body["n"]), csrf=str(body["c"]), expires=int(body["e"]))
-    except (ValueError, KeyError, TypeError):
-        return None
-    if session.expires < (now if now is not None else time.time()):
-        return None
-    return session
+    entry = _read_tokens(home).get(session.name)
+    current = entry["sha256"] if entry else ""
+    return session if hmac.compare_digest(current, session.opened_with) else None
 
 
 def csrf_matches(session: ConsoleSession, submitted: str | None) -> bool:

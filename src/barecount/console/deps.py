@@ -15,7 +15,9 @@ from fastapi import Depends, Request
 
 from barecount.console import auth
 from barecount.console.auth import ConsoleSession
-from barecount.console.pages import Refusal
+from barecount.console.limits import LoginLimiter
+from barecount.console.options import ConsoleOptions
+from barecount.console.pages import LoginRequired, Refusal
 from barecount.ledger import Ledger, get_ledger
 from barecount.manifest import ManifestSet, load_manifests
 from barecount.settings import Settings
@@ -29,7 +31,8 @@ class ConsoleConfig:
 
     settings: Settings
     manifests: Path
-    secret: bytes  # signs session cookies
+    options: ConsoleOptions  # public reads, session expiry, body cap, login limits
+    limiter: LoginLimiter  # failed logins of this server process
     prefect_ui: str  # base URL of the Prefect UI, for links to flow runs
     decision_wait: float = 60.0  # seconds a decision waits for the run's verdict
 
@@ -57,11 +60,22 @@ ManifestsDep = Annotated[ManifestSet, Depends(manifests_of)]
 
 
 def current_user(request: Request, config: ConfigDep) -> ConsoleSession | None:
-    """The approver whose valid session cookie came with the request, if any."""
-    return auth.read_session_cookie(config.secret, request.cookies.get(auth.SESSION_COOKIE))
+    """The approver whose live session's cookie came with the request, if any."""
+    return auth.session_of(config.settings.home, request.cookies.get(auth.SESSION_COOKIE))
 
 
 OptionalUserDep = Annotated[ConsoleSession | None, Depends(current_user)]
+
+
+def read_access(request: Request, config: ConfigDep, user: OptionalUserDep) -> None:
+    """Send a reader who is not logged in to the login page, unless reads are public."""
+    if config.options.public or user is not None or request.method not in ("GET", "HEAD"):
+        return  # a POST answers for itself (401 without a session)
+    query = request.url.query
+    raise LoginRequired(request.url.path + (f"?{query}" if query else ""))
+
+
+ReadAccess = Depends(read_access)
 
 
 def require_user(user: OptionalUserDep) -> ConsoleSession:

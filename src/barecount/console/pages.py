@@ -20,6 +20,14 @@ class Refusal(Exception):
         self.title = title
 
 
+class LoginRequired(Exception):
+    """Send the request to the login page, which comes back to ``target`` afterwards."""
+
+    def __init__(self, target: str):
+        super().__init__(target)
+        self.target = target
+
+
 def page(template: str, status: int = 200, **context: object) -> HTMLResponse:
     """An HTML response of one of the console's templates."""
     return HTMLResponse(render(template, **context), status_code=status)

@@ -106,6 +106,7 @@ VERDICT = """{% extends "layout" %}{% block body %}
 LOGIN = """{% extends "layout" %}{% block body %}
 {% if error %}<p class="bad" id="login-error">{{ error }}</p>{% endif %}
 <form method="post" action="/login" class="card">
+<input type="hidden" name="next" value="{{ next if next is defined else '/pending' }}">
 <p><label>Approver name<br><input type="text" name="name" autocomplete="username" required></label></p>
 <p><label>Login token<br><input type="password" name="token" autocomplete="current-password" required></label></p>
 <p><button type="submit">Log in</button></p>
@@ -156,7 +157,9 @@ BACKFILLS = """{% extends "layout" %}{% block body %}
 {% endblock %}"""  # noqa: E501
 
 ERROR = """{% extends "layout" %}{% block body %}
-<p class="bad" id="error">{{ message }}</p>{% endblock %}"""
+<p class="bad" id="error">{{ message }}</p>
+{% if problems is defined and problems %}<ul class="problems">{% for p in problems %}<li><code>{{ p }}</code></li>{% endfor %}</ul>{% endif %}
+{% endblock %}"""  # noqa: E501
 
 
 @lru_cache(maxsize=1)

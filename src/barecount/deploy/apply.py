@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from barecount.deploy.desired import normalise_trigger, trigger_adapter
 from barecount.deploy.plan import (
     FIELDS,
     FLOWS,
@@ -19,30 +20,32 @@ from barecount.deploy.plan import (
     Plan,
     Schedule,
     Trigger,
-    normalise_trigger,
-    trigger_adapter,
 )
+from barecount.errors import GitOpsError
+from barecount.manifest.projectconfig import WorkPool
 from barecount.names import OWNED_TAG, WORK_POOL
 
 # --- read the server ----------------------------------------------------------------------
 
 
-def read_actual(client: Any, *, page: int = 200) -> ActualState:
-    """Both flows' deployments on the server; only ours (tagged 'barecount') are read in full."""
+def read_actual(client: Any, *, work_pool: str = WORK_POOL, page: int = 200) -> ActualState:
+    """Both flows' deployments on the server, only ours (tagged 'barecount') read in full,
+    and the work pool's type."""
     from prefect.exceptions import ObjectNotFound
 
     flows = _flow_names(client)
     found = _flow_deployments(client, list(flows), page)
     try:
-        pool = client.read_work_pool(WORK_POOL) is not None
+        pool_type = client.read_work_pool(work_pool).type
     except ObjectNotFound:
-        pool = False
+        pool_type = None
     return ActualState(
         deployments=[
             _read_deployment(client, flows[r.flow_id], r) for r in found if OWNED_TAG in r.tags
         ],
         foreign=frozenset(f"{flows[r.flow_id]}/{r.name}" for r in found if OWNED_TAG not in r.tags),
-        work_pool_exists=pool,
+        work_pool_exists=pool_type is not None,
+        work_pool_type=pool_type,
     )
 
 
@@ -105,14 +108,33 @@ def _trigger_of(automation: Any, deployment_id: UUID) -> Trigger | None:
     return Trigger(normalise_trigger(content), id=str(automation.id))
 
 
+def check_secret_block(client: Any, name: str) -> None:
+    """The Secret block a git_clone pull step takes its access token from exists.
+
+    Raises:
+        GitOpsError: it does not: workers could not clone.
+    """
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        client.read_block_document_by_name(name, "secret", include_secrets=False)
+    except ObjectNotFound:
+        raise GitOpsError(
+            f"the Prefect server has no Secret block {name!r}, which barecount.yaml names as "
+            "the git access token, so workers could not clone; create it (Prefect UI: Blocks "
+            f"> Secret, or in Python: Secret(value=TOKEN).save({name!r})) and apply again"
+        ) from None
+
+
 # --- make it so ---------------------------------------------------------------------------
 
 
 def apply(plan: Plan, client: Any) -> list[str]:
     """Carry the plan out on the server; returns one line per thing done."""
+    pool = plan.work_pool
     done = (
-        [f"created work pool {WORK_POOL} (process)"]
-        if plan.create_work_pool and _create_work_pool(client)
+        [f"created work pool {pool.name} ({pool.type})"]
+        if plan.create_work_pool and _create_work_pool(client, pool)
         else []
     )
     steps = {"create": _create, "update": _update, "delete": _delete}
@@ -121,17 +143,18 @@ def apply(plan: Plan, client: Any) -> list[str]:
     return done
 
 
-def _create_work_pool(client: Any) -> bool:
-    """Create the process work pool; False when it exists already."""
+def _create_work_pool(client: Any, pool: WorkPool) -> bool:
+    """Create the work pool; False when it exists already."""
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists
-    from prefect.workers.process import ProcessWorker
 
-    # the template `prefect work-pool create --type process` would store
-    template = ProcessWorker.get_default_base_job_template()
+    from barecount.deploy.pools import base_job_template
+
+    # the template `prefect work-pool create --type TYPE` would store
+    template = base_job_template(pool.type)
     try:
         client.create_work_pool(
-            WorkPoolCreate(name=WORK_POOL, type="process", base_job_template=template)
+            WorkPoolCreate(name=pool.name, type=pool.type, base_job_template=template)
         )
     except ObjectAlreadyExists:
         return False

@@ -1,27 +1,25 @@
 """GitOps, the pure half: the deployments the manifests want and their diff to the server's.
 
-Nothing here talks to the Prefect server: `barecount.deploy.apply` reads the server into an
-`ActualState` and carries a `Plan` out. Prefect's schema classes are used only to put
-schedules and triggers into the JSON shapes the server stores.
+Nothing here talks to the Prefect server: `barecount.deploy.desired` turns compiled specs
+into `DesiredDeployment`s, `barecount.deploy.apply` reads the server into an `ActualState`
+and carries a `Plan` out.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from barecount import names
 from barecount.errors import GitOpsError
-from barecount.names import BACKFILL_FLOW_NAME, FLOW_NAME, OWNED_TAG, WORK_POOL
+from barecount.manifest.projectconfig import WorkPool
+from barecount.names import BACKFILL_FLOW_NAME, FLOW_NAME, OWNED_TAG
 
 # entrypoint -> name of the flow it loads: the two flows whose deployments plan and apply manage
 FLOWS = {names.ENTRYPOINT: FLOW_NAME, names.BACKFILL_ENTRYPOINT: BACKFILL_FLOW_NAME}
-PULL_STEP = "prefect.deployments.steps.set_working_directory"
 # plan label -> the deployment fields it stands for (names as in Prefect's DeploymentUpdate)
 FIELDS: dict[str, tuple[str, ...]] = {
     "description": ("description",),
@@ -35,7 +33,6 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "version": ("version",),
 }
 SETTINGS = frozenset(a for attrs in FIELDS.values() for a in attrs)
-_SET_LIKE = ("after", "expect", "for_each")  # pydantic sets: their JSON order means nothing
 
 
 def _canon(value: Any) -> str:
@@ -106,11 +103,13 @@ class DesiredDeployment:
 
 @dataclass(frozen=True, kw_only=True)
 class ActualState:
-    """The server: our deployments of both flows, full names of those not ours, the pool."""
+    """The server: our deployments of both flows, full names of those not ours, the pool
+    (whether it exists and its type)."""
 
     deployments: list[DesiredDeployment]
     foreign: frozenset[str] = frozenset()
     work_pool_exists: bool = True
+    work_pool_type: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,92 +139,11 @@ class Plan:
     create_work_pool: bool
     changes: tuple[Change, ...]
     unchanged: tuple[str, ...] = ()  # full names
+    work_pool: WorkPool = field(default_factory=WorkPool)
 
     @property
     def has_changes(self) -> bool:
         return self.create_work_pool or bool(self.changes)
-
-
-def flow_settings(flow: str) -> dict[str, Any]:
-    """Version and parameter schema of a flow by name, read as `prefect deploy` reads them."""
-    from prefect.utilities.callables import parameter_schema
-
-    from barecount.runtime.flows import governed_backfill, governed_pipeline
-
-    found = {f.name: f for f in (governed_pipeline, governed_backfill)}[flow]
-    schema = parameter_schema(found).model_dump(exclude_unset=True)
-    return {"version": found.version, "parameter_openapi_schema": schema}
-
-
-@functools.cache
-def trigger_adapter() -> Any:
-    """A pydantic adapter from trigger JSON to Prefect's deployment trigger models."""
-    from prefect.events import DeploymentTriggerTypes
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(DeploymentTriggerTypes)
-
-
-def normalise_trigger(trigger: dict[str, Any]) -> dict[str, Any]:
-    """Trigger JSON without its id, set-like lists sorted: equal triggers compare equal."""
-    trigger = {k: v for k, v in trigger.items() if k != "id"}
-    return trigger | {k: sorted(trigger[k]) for k in _SET_LIKE if isinstance(trigger.get(k), list)}
-
-
-def desired_state(
-    specs: Iterable[dict[str, Any]], *, project_dir: Path, flows: Mapping[str, Any] | None = None
-) -> list[DesiredDeployment]:
-    """The deployments in `compile_project` output, in the JSON shapes Prefect stores.
-
-    A deployment's flow is the one its entrypoint loads; `flows` maps each flow's name to
-    its version and parameter schema (default: read from the flows); the pull step makes a
-    worker started anywhere run the flow from `project_dir`.
-
-    Raises:
-        GitOpsError: a spec's entrypoint is neither flow's.
-    """
-    flows = {f: flow_settings(f) for f in FLOWS.values()} if flows is None else flows
-    pull = [{PULL_STEP: {"directory": str(Path(project_dir).absolute().resolve())}}]
-    return [_desired(spec, flows, pull) for spec in specs]
-
-
-def _desired(spec: dict[str, Any], flows: Mapping[str, Any], pull: Any) -> DesiredDeployment:
-    from prefect.client.schemas.schedules import CronSchedule
-
-    flow = FLOWS.get(spec.get("entrypoint", ""))
-    if flow is None:
-        raise GitOpsError(f"deployment {spec['name']}: no flow at {spec.get('entrypoint')!r}")
-    pool = spec.get("work_pool") or {}
-    settings = {
-        "description": spec.get("description"),
-        "tags": list(spec.get("tags") or []),
-        "parameters": dict(spec.get("parameters") or {}),
-        "entrypoint": spec.get("entrypoint"),
-        "work_pool_name": pool.get("name", WORK_POOL),
-        "work_queue_name": pool.get("work_queue_name") or "default",
-        "job_variables": dict(pool.get("job_variables") or {}),
-        "pull_steps": pull,
-        **flows[flow],
-    }
-    schedules = [
-        Schedule(
-            CronSchedule(cron=s["cron"], timezone=s.get("timezone")).model_dump(mode="json"),
-            s.get("active", True),
-            dict(s.get("parameters") or {}),
-        )
-        for s in spec.get("schedules") or []
-    ]
-    triggers = [  # an unnamed trigger gets the name prefect deploy would give it
-        trigger_adapter().validate_python({"name": f"{spec['name']}__automation_{i}", **t})
-        for i, t in enumerate(spec.get("triggers") or [], start=1)
-    ]
-    return DesiredDeployment(
-        flow=flow,
-        name=spec["name"],
-        settings=settings,
-        schedules=tuple(schedules),
-        triggers=tuple(Trigger(normalise_trigger(t.model_dump(mode="json"))) for t in triggers),
-    )
 
 
 def _surplus(items: Sequence[Any], other: Sequence[Any]) -> tuple[Any, ...]:
@@ -240,14 +158,27 @@ def _surplus(items: Sequence[Any], other: Sequence[Any]) -> tuple[Any, ...]:
 
 
 def diff(
-    desired: list[DesiredDeployment], actual: ActualState, *, only: set[str] | None = None
+    desired: list[DesiredDeployment],
+    actual: ActualState,
+    *,
+    only: set[str] | None = None,
+    work_pool: WorkPool | None = None,
 ) -> Plan:
-    """What to do so the server matches `desired`; `only` limits it to those pipelines,
-    each with its deployment and its backfill deployment.
+    """What to do so the server matches `desired` on `work_pool`; `only` limits it to those
+    pipelines, each with its deployment and its backfill deployment.
 
     Raises:
-        GitOpsError: a deployment to manage exists without the 'barecount' tag.
+        GitOpsError: a deployment to manage exists without the 'barecount' tag, or the
+            pool exists with another type (Prefect cannot change a pool's type).
     """
+    work_pool = work_pool or WorkPool()
+    if actual.work_pool_exists and actual.work_pool_type not in (None, work_pool.type):
+        raise GitOpsError(
+            f"work pool {work_pool.name!r} on the server is a {actual.work_pool_type} pool, "
+            f"but the project config asks for {work_pool.type}; Prefect cannot change a "
+            f"pool's type: delete it ('prefect work-pool delete {work_pool.name}') or name "
+            "another pool in barecount.yaml"
+        )
     wanted, have = _scoped(desired, only), _scoped(actual.deployments, only)
     taken = [n for n in wanted if n in actual.foreign]
     if taken:
@@ -260,7 +191,12 @@ def diff(
     compared = {key: _compare(wanted.get(key), have.get(key)) for key in keys}
     changes = tuple(c for c in compared.values() if c is not None)
     unchanged = tuple(key for key, c in compared.items() if c is None)
-    return Plan(create_work_pool=not actual.work_pool_exists, changes=changes, unchanged=unchanged)
+    return Plan(
+        create_work_pool=not actual.work_pool_exists,
+        changes=changes,
+        unchanged=unchanged,
+        work_pool=work_pool,
+    )
 
 
 def _scoped(found: Iterable[DesiredDeployment], only: set[str] | None) -> dict[str, Any]:

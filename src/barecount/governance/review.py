@@ -17,11 +17,11 @@ class Review:
     """What a decision on a hold leads to; every review is recorded, accepted or not."""
 
     accepted: bool
-    verdict: str  # "accepted", or why the decision does not count
+    verdict: str  # "accepted" (or "accepted as unsigned: <why>"), or why it does not count
     decision: str  # approve | reject
     approver: str
     reason: str
-    signed: bool
+    signed: bool  # True only when the signature verified with the approver's key
     hold_status: HoldStatus | None = None  # the hold's next status when accepted
     new_version: str | None = None  # an approval: the contract version it registers
 
@@ -48,15 +48,17 @@ def review(
         "decision": answer.decision,
         "approver": answer.approver[:200],
         "reason": answer.reason,
-        "signed": bool(answer.signature),
+        "signed": verdict.signed,
     }
     if not verdict.accepted:
         return Review(accepted=False, verdict=verdict.reason, **base)
     if answer.decision == "reject":
-        return Review(accepted=True, verdict="accepted", hold_status=HoldStatus.REJECTED, **base)
+        return Review(
+            accepted=True, verdict=verdict.reason, hold_status=HoldStatus.REJECTED, **base
+        )
     return Review(
         accepted=True,
-        verdict="accepted",
+        verdict=verdict.reason,
         hold_status=HoldStatus.APPROVED,
         new_version=next_version(version_in_force, breaking=breaking),
         **base,

@@ -29,8 +29,14 @@ def generate_key(home: Path, name: str, *, overwrite: bool = False) -> str:
         raise SigningKeyError(
             f"{path} exists; pass --force to replace it (the old key stops working)"
         )
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = Ed25519PrivateKey.generate()
+    write_private_key(path, key)
+    return public_key_line(key.public_key())
+
+
+def write_private_key(path: Path, key: Ed25519PrivateKey) -> None:
+    """Write ``key`` as unencrypted PKCS#8 PEM, readable by its owner only (0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -40,7 +46,6 @@ def generate_key(home: Path, name: str, *, overwrite: bool = False) -> str:
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
     os.chmod(path, 0o600)
-    return public_key_line(key.public_key())
 
 
 def public_key_line(public: Ed25519PublicKey) -> str:
@@ -53,9 +58,22 @@ def load_private_key(home: Path, name: str) -> Ed25519PrivateKey | None:
     path = key_path(home, name)
     if not path.exists():
         return None
+    return load_key_file(path)
+
+
+def load_key_file(path: Path) -> Ed25519PrivateKey:
+    """The Ed25519 private key in the PEM file ``path``.
+
+    Raises:
+        SigningKeyError: the file cannot be read, or holds no Ed25519 private key.
+    """
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except ValueError:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SigningKeyError(f"{path}: cannot read the key ({exc.strerror or exc})") from None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
         raise SigningKeyError(f"{path} is not a PEM private key; regenerate it") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise SigningKeyError(f"{path} is not an Ed25519 key; regenerate it")

@@ -60,6 +60,12 @@ class StageAttempt(Chained, table=True):
     rows: int | None = None
     lineage: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
 
+    @property
+    def ran_on(self) -> str | None:
+        """Where the attempt ran: a Dask worker's address, or host:pid (the lineage's
+        ``ran_on``; None on rows written before it was kept)."""
+        return (self.lineage or {}).get("ran_on")
+
 
 class Publication(Chained, table=True):
     """A KPI value published for a partition under a token. At most once per token."""

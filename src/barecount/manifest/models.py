@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from barecount.manifest.channels import MAX_CHANNELS, Channel
 from barecount.manifest.fields import (  # noqa: F401 (patterns are part of this API)
     API_VERSION,
     KPI_PATTERN,
@@ -21,6 +22,7 @@ from barecount.manifest.fields import (  # noqa: F401 (patterns are part of this
     Number,
     TimeZone,
 )
+from barecount.manifest.runners import RUNNER_HELP, TaskRunnerSpec
 
 
 class Strict(BaseModel):
@@ -191,6 +193,7 @@ class PipelineSpec(Strict):
         default_factory=Governance, description="How drift held for governance is handled."
     )
     stages: tuple[StageSpec, ...] = Field(min_length=1, description="The pipeline's stages.")
+    task_runner: TaskRunnerSpec = Field(default_factory=TaskRunnerSpec, description=RUNNER_HELP)
 
 
 class Pipeline(Strict):
@@ -223,14 +226,49 @@ class Approver(Strict):
 
 class TeamSpec(Strict):
     approvers: tuple[Approver, ...] = Field(default=(), description="Who may approve drift.")
-    require_signed_approvals: Bool = Field(
-        default=False, description="Decisions must carry an Ed25519 signature."
+    # declared before require_signed_approvals, whose validator reads it
+    unsigned_approvals_reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Why this team accepts unsigned decisions; required with "
+        "'require_signed_approvals: false'.",
     )
-    alerts: tuple[str, ...] = Field(default=(), description="Apprise URLs alerted on failure.")
-    escalation: tuple[str, ...] = Field(default=(), description="Apprise URLs for escalations.")
+    require_signed_approvals: Bool = Field(
+        default=True,
+        validate_default=True,
+        description="Decisions count only with an Ed25519 signature that verifies with the "
+        "approver's public_key (the default); opting out needs unsigned_approvals_reason.",
+    )
+    alerts: tuple[Channel, ...] = Field(
+        default=(), max_length=MAX_CHANNELS, description="Channels alerted on failure."
+    )
+    escalation: tuple[Channel, ...] = Field(
+        default=(), max_length=MAX_CHANNELS, description="Channels alerted on escalation."
+    )
     hold_alert_hours: Number = Field(
         default=24, gt=0, description="Alert when a governance hold is older than this."
     )
+
+    @field_validator("require_signed_approvals")
+    @classmethod
+    def _opting_out_needs_a_reason(cls, signed: bool, info: ValidationInfo) -> bool:
+        if "unsigned_approvals_reason" not in info.data:
+            return signed  # the reason itself is invalid, and reported as such
+        reason = (info.data["unsigned_approvals_reason"] or "").strip()
+        if not signed and not reason:
+            raise ValueError(
+                "false needs a reason: without signatures anyone who can reach the Prefect API "
+                "can decide as any approver; add 'unsigned_approvals_reason: <why>', or keep "
+                "signatures on and give each approver the public_key 'barecount keys generate "
+                "NAME' prints"
+            )
+        if signed and reason:
+            raise ValueError(
+                "unsigned_approvals_reason is set but decisions must be signed (true is the "
+                "default); remove unsigned_approvals_reason, or add "
+                "'require_signed_approvals: false'"
+            )
+        return signed
 
     @model_validator(mode="after")
     def _signed_needs_keys(self) -> TeamSpec:
@@ -238,9 +276,10 @@ class TeamSpec(Strict):
             missing = [a.name for a in self.approvers if not a.public_key]
             if missing:
                 raise ValueError(
-                    "require_signed_approvals is true but approver(s) "
-                    f"{', '.join(missing)} have no public_key; run "
-                    "'barecount keys generate NAME' and paste the printed line"
+                    f"approver(s) {', '.join(missing)} have no public_key, and decisions must be "
+                    "signed (require_signed_approvals is true by default); run 'barecount keys "
+                    "generate NAME' and paste the printed line, or opt out with "
+                    "'require_signed_approvals: false' and 'unsigned_approvals_reason: <why>'"
                 )
         return self
 

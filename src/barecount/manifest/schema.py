@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 from barecount.manifest.models import Pipeline, Team
+from barecount.manifest.projectconfig import ProjectConfig
 
 SCHEMA_DIR = Path("schemas")
-MODELS = {"pipeline": Pipeline, "team": Team}
+MODELS = {"pipeline": Pipeline, "team": Team, "project": ProjectConfig}  # project: barecount.yaml
 
 
 def render_schemas() -> dict[str, str]:

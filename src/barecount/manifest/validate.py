@@ -1,10 +1,12 @@
-"""Checks across manifests: references, cycles, stage code that must import."""
+"""Checks across manifests: references, cycles, stage code that must import, alert channels
+that would put credentials in git."""
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
+from barecount.manifest.channels import credential_problem
 from barecount.manifest.graph import find_cycle, pipeline_upstreams, stage_needs
 from barecount.manifest.limits import MAX_PROBLEMS_PER_FILE, capped, shown
 from barecount.manifest.models import ContractApproved, Pipeline, PipelinePublished
@@ -21,8 +23,23 @@ def cross_check(found: ManifestSet, *, check_imports: bool = True) -> list[str]:
         problems += _check_pipeline(loaded, found, check_imports)
     for loaded in found.contracts.values():
         problems += _check_contract(loaded, found)
+    for loaded in found.teams.values():
+        problems += _check_channels(loaded)
     problems += _check_pipeline_cycles(found)
     return problems
+
+
+def _check_channels(loaded: Loaded) -> list[str]:
+    """Alert channels keep credentials out of the manifest (Apprise says what is secret)."""
+    team = loaded.model
+    problems = []
+    for field in ("alerts", "escalation"):
+        for i, channel in enumerate(getattr(team.spec, field)):
+            problem = credential_problem(channel, team.name)
+            if problem:
+                where = loaded.where("spec", field, i)
+                problems.append(f"{where}: spec.{field}[{i}]: {problem}")
+    return capped(loaded.file, problems)
 
 
 def _check_pipeline(loaded: Loaded, found: ManifestSet, check_imports: bool) -> list[str]:

@@ -76,8 +76,13 @@ def record_stage_attempt(
     retries_left: int = 0,
     cached: bool = False,
     task_run_id: str | None = None,
+    ran_on: str | None = None,
 ) -> StageAttempt:
-    """Append one attempt of a stage: completed, cached, retrying or failed."""
+    """Append one attempt of a stage: completed, cached, retrying or failed.
+
+    ``ran_on`` (a Dask worker's address, or host:pid) goes into the lineage as ``ran_on``:
+    where it ran, beside what it was computed from. Rows written before it lack the key.
+    """
     if error is None:
         state = StageState.CACHED if cached else StageState.COMPLETED
     elif is_transient(error) and retries_left > 0:
@@ -98,6 +103,7 @@ def record_stage_attempt(
         task_run_id=task_run_id,
         output_fingerprint=result.fingerprint if result else None,
         rows=result.rows if result else None,
-        lineage=lineage(ref=ref, stage=stage, upstream=upstream, result=result),
+        lineage=lineage(ref=ref, stage=stage, upstream=upstream, result=result)
+        | ({"ran_on": ran_on} if ran_on else {}),
     )
     return get_ledger().record_attempt(attempt=row)

@@ -2,7 +2,8 @@
 
 A subflow per partition would cost about a second of Prefect's flow-run overhead each
 (DESIGN.md section 7); instead every (partition, stage) is a task, submitted as soon as what
-it needs has finished, with at most ``parallel`` partitions in flight.
+it needs has finished, with at most ``parallel`` partitions in flight, to the task runner the
+manifest chooses (runtime.runners: the flow run's threads, or a Dask cluster).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from prefect import get_run_logger
 from prefect.futures import PrefectFuture, as_completed
+from prefect.task_runners import TaskRunner
 
 from barecount.errors import BareCountError, GovernanceError, PipelineFailed, StageFailed
 from barecount.ledger.chain import now
@@ -20,6 +23,7 @@ from barecount.ledger.publish import Restatement
 from barecount.manifest.models import Pipeline, StageSpec
 from barecount.runtime.evidence import RunRef, record_stage_attempt
 from barecount.runtime.gate import GateContext, check_stage
+from barecount.runtime.runners import ran_on, runner_spec, task_runner
 from barecount.runtime.stage import StageResult
 from barecount.runtime.task import stage_task, stage_task_options
 from barecount.settings import Settings
@@ -56,8 +60,9 @@ class Graph:
         parallel: int = 1,
         fail_fast: bool = False,
         on_done: Callable[[Job], None] | None = None,
+        runner: TaskRunner | None = None,  # None: the flow run's own task runner
     ):
-        self.spec, self.settings = spec, settings
+        self.spec, self.settings, self.runner = spec, settings, runner
         self.stages: dict[str, StageSpec] = {s.name: s for s in spec.spec.stages}
         self.waiting, self.active, self.started = list(jobs), [], []
         self.running: dict[PrefectFuture, tuple[Job, str, datetime]] = {}
@@ -90,16 +95,22 @@ class Graph:
                 options = stage_task_options(
                     self.spec, stage, self.settings, recompute=job.recompute
                 )
-                future = stage_task(options).submit(
-                    pipeline=self.spec.name,
-                    stage=stage,
-                    partition=job.partition,
-                    ref=job.stage_ref,
-                    upstream={need: job.results[need] for need in stage.needs},
-                    warehouse=str(self.settings.warehouse),
-                    landing=str(self.settings.landing),
-                    retries=options["retries"],
-                )
+                # all of it crosses to a Dask worker process: plain, picklable values
+                parameters = {
+                    "pipeline": self.spec.name,
+                    "stage": stage,
+                    "partition": job.partition,
+                    "ref": job.stage_ref,
+                    "upstream": {need: job.results[need] for need in stage.needs},
+                    "warehouse": self.settings.warehouse_url,
+                    "landing": str(self.settings.landing),
+                    "retries": options["retries"],
+                }
+                task_obj = stage_task(options)
+                if self.runner is None:
+                    future = task_obj.submit(**parameters)
+                else:
+                    future = self.runner.submit(task_obj, parameters)
                 job.submitted.add(name)
                 self.running[future] = (job, name, now())
 
@@ -116,6 +127,7 @@ class Graph:
                 result=job.results[name],
                 cached=True,
                 task_run_id=str(future.task_run_id),
+                ran_on=ran_on(),  # recorded here, in the flow run's process
             )
         if stage.contract and not job.failed and not job.recompute:  # verify holds nothing
             try:
@@ -140,8 +152,13 @@ class Graph:
 
 
 def run_jobs(spec: Pipeline, jobs: list[Job], *, settings: Settings, **options) -> list[Job]:
-    """Run every job's stages as one graph of tasks; return the jobs that started."""
-    return Graph(spec, jobs, settings=settings, **options).run()
+    """Run every job's stages as one graph of tasks on the pipeline's task runner; return
+    the jobs that started."""
+    chosen = runner_spec(spec.spec.task_runner)
+    if chosen.type != "threads" or chosen.workers:
+        get_run_logger().info("%s: stages run on %s", spec.name, chosen.describe())
+    with task_runner(chosen) as runner:
+        return Graph(spec, jobs, settings=settings, runner=runner, **options).run()
 
 
 def failure_of(spec: Pipeline, job: Job) -> BaseException | None:

@@ -21,6 +21,7 @@ from barecount.governance.drift import SchemaDiff
 from barecount.governance.review import review
 from barecount.governance.schema import ExtractedSchema
 from barecount.ledger.models import GateCheck, HoldWaiter
+from barecount.manifest.models import Team
 from barecount.runtime.gate import GateContext, approve, record_review
 from barecount.runtime.report import artifact_key
 from barecount.status import HoldStatus
@@ -136,7 +137,6 @@ def form_description(ctx: GateContext, check: GateCheck, diff: SchemaDiff) -> st
     """The Markdown above the Prefect UI's resume form: what drifted and who decides."""
     team = ctx.manifests.owning_team_of_contract(check.contract, ctx.pipeline)
     approvers = ", ".join(a.name for a in team.spec.approvers) if team else "none"
-    signed = team is not None and team.spec.require_signed_approvals
     return (
         f"## Governance review: {ctx.run.pipeline} {ctx.run.partition}\n\n"
         f"The extract of stage `{check.stage}` drifted from contract `{check.contract}` "
@@ -144,11 +144,22 @@ def form_description(ctx: GateContext, check: GateCheck, diff: SchemaDiff) -> st
         f"team `{team.name if team else '-'}` ({approvers}) decides.\n\n"
         f"{diff.markdown()}\n"
         f"Schema fingerprint: `{check.schema_fingerprint}`  \n"
-        f"Run token: `{ctx.run.token}`\n\n"
-        + (
-            "This team requires **signed** decisions: use `barecount approve "
-            f"{ctx.flow_run_id} --as NAME` (or `barecount reject ...`).\n"
-            if signed
-            else ""
+        f"Run token: `{ctx.run.token}`\n\n" + _signing_note(ctx, team)
+    )
+
+
+def _signing_note(ctx: GateContext, team: Team | None) -> str:
+    """How a decision must be made to count: signed (the default), or why not."""
+    if team is None:
+        return ""
+    if team.spec.require_signed_approvals:
+        return (
+            "This team requires **signed** decisions: a decision counts only with a signature "
+            "that verifies with the approver's public key. Use `barecount approve "
+            f"{ctx.flow_run_id} --as NAME` (or `barecount reject ...`), which sign.\n"
         )
+    return (
+        "This team accepts unsigned decisions (reason: "
+        f"{team.spec.unsigned_approvals_reason}); a signature that does not verify is "
+        "recorded as unsigned.\n"
     )

@@ -11,9 +11,21 @@ from prefect.exceptions import FlowPauseTimeout, ObjectNotFound
 from prefect.exceptions import NotPausedError as PrefectNotPaused
 from prefect.flow_runs import resume_flow_run
 
-from barecount.errors import NoSuchHoldError, NotPausedError, PrefectUnavailableError
+from barecount.errors import (
+    NoSuchHoldError,
+    NotPausedError,
+    PrefectUnavailableError,
+    SigningKeyError,
+)
 from barecount.governance.decision import DecisionInput
-from barecount.governance.signing import approval_message, load_private_key, sign
+from barecount.governance.demokeys import is_demo_key
+from barecount.governance.signing import (
+    approval_message,
+    key_path,
+    load_key_file,
+    load_private_key,
+    sign,
+)
 from barecount.ledger import Ledger
 from barecount.ledger.models import Decision, GateCheck
 from barecount.manifest import load_manifests
@@ -40,9 +52,23 @@ def find_hold(ledger: Ledger, run: str) -> GateCheck:
     return holds[0]
 
 
-def _signature(settings: Settings, check: GateCheck, approver: str, decision: str) -> str:
-    key = load_private_key(settings.home, approver)
+def _signature(
+    settings: Settings,
+    manifests: Path,
+    check: GateCheck,
+    approver: str,
+    decision: str,
+    key_file: Path | None,
+) -> str:
+    """The approver's signature of the decision, or "" when they have no key and their team
+    accepts unsigned decisions (the run judges what it gets either way).
+
+    Raises:
+        SigningKeyError: no key, and the owning team requires signed decisions.
+    """
+    key = load_key_file(key_file) if key_file else load_private_key(settings.home, approver)
     if key is None:
+        _unsigned_allowed(settings, manifests, check, approver)
         return ""
     message = approval_message(
         flow_run_id=check.flow_run_id or "",
@@ -51,6 +77,26 @@ def _signature(settings: Settings, check: GateCheck, approver: str, decision: st
         decision=decision,
     )
     return sign(key, message)
+
+
+def _unsigned_allowed(settings: Settings, manifests: Path, check: GateCheck, name: str) -> None:
+    loaded = load_manifests(manifests, check_imports=False)
+    team = loaded.owning_team_of_contract(check.contract, loaded.pipeline(check.pipeline))
+    if team is None or not team.spec.require_signed_approvals:
+        return
+    listed = next((a for a in team.spec.approvers if a.name == name), None)
+    if listed is None:
+        return  # not an approver at all: the run refuses it and says so
+    fix = (
+        "'barecount keys demo' writes the example team's published demo keys"
+        if is_demo_key(listed.public_key, name)
+        else f"put {name}'s private key there, or pass --key FILE ('barecount keys generate "
+        f"{name}' makes a new one; its public key must then replace the team's)"
+    )
+    raise SigningKeyError(
+        f"team {team.name!r} requires signed decisions and {name!r} has no private key at "
+        f"{key_path(settings.home, name)}; {fix}"
+    )
 
 
 def _resume(check: GateCheck, form: dict[str, str]) -> None:
@@ -82,18 +128,20 @@ def send_decision(
     approver: str,
     reason: str,
     wait: float,
+    key_file: Path | None = None,
 ) -> Sent:
-    """Decide on a hold, signed with the approver's key when they have one under
-    BARECOUNT_HOME/keys. A paused run is resumed with the decision and judges it itself;
-    an orphaned hold (nothing waits on it any more) is decided here.
+    """Decide on a hold, signed with the approver's key (``key_file``, else
+    BARECOUNT_HOME/keys/NAME.key). A paused run is resumed with the decision and judges it
+    itself; an orphaned hold (nothing waits on it any more) is decided here.
 
     Raises:
         NoSuchHoldError: no pending hold matches ``run``.
         NotPausedError: the run is not (yet, or any longer) paused.
+        SigningKeyError: no key to sign with, and the owning team requires signatures.
     """
     check = find_hold(ledger, run)
     seen = {d.id for d in ledger.decisions_for(check_id=check.id)}
-    signature = _signature(settings, check, approver, decision)
+    signature = _signature(settings, manifests, check, approver, decision, key_file)
     form = {"decision": decision, "approver": approver, "reason": reason, "signature": signature}
     with use_api(resolve_api_url(settings)):
         if is_orphaned(ledger, check):

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from barecount.governance.schema import ExtractedSchema
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+# SQLAlchemy is imported where it is used (barecount.runtime.warehouse): this module is the
+# public SDK, which every barecount module loads, and barecount.manifest must not load it.
 
 
 class StageResult(BaseModel):
@@ -46,7 +51,13 @@ class StageResult(BaseModel):
 
 
 class StageContext(BaseModel):
-    """Everything a stage may use. Stage code must not reach for anything else."""
+    """Everything a stage may use. Stage code must not reach for anything else.
+
+    The warehouse is BARECOUNT_WAREHOUSE_URL (SQLite under BARECOUNT_HOME by default), in
+    three forms: ``engine`` (SQLAlchemy), ``connection()`` (a SQLAlchemy connection in a
+    transaction: write SQL once, with ``text()`` and :named parameters or SQLAlchemy Core)
+    and ``connect()`` (the driver's own DB-API connection in a transaction).
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
 
@@ -59,27 +70,70 @@ class StageContext(BaseModel):
         default_factory=dict, description="Results of the stages this one needs, by stage name."
     )
     contract: str | None = Field(default=None, description="Contract the stage is governed by.")
-    warehouse: Path = Field(description="SQLite warehouse file.")
+    warehouse_url: Any = Field(
+        description="The warehouse's sqlalchemy.engine.URL (given as a URL or a string); "
+        "str() and repr() hide its password."
+    )
+    warehouse: Path | None = Field(
+        default=None, description="The warehouse's SQLite file; None when it is not SQLite."
+    )
     landing: Path = Field(description="Folder where source extracts land.")
     logger: Any = Field(default_factory=lambda: logging.getLogger("barecount.stage"))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_warehouse(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        url, path = data.get("warehouse_url"), data.get("warehouse")
+        if url is None:  # a SQLite file only (stage tests, older callers): that file
+            if path is None:
+                raise ValueError("give warehouse_url (a SQLAlchemy URL) or warehouse (a file)")
+            url = f"sqlite:///{Path(path).absolute()}"
+        from barecount.runtime.warehouse import parse_warehouse_url, sqlite_file
+
+        url = parse_warehouse_url(url)
+        return {**data, "warehouse_url": url, "warehouse": path or sqlite_file(url)}
+
+    @property
+    def engine(self) -> Engine:
+        """The warehouse as a SQLAlchemy engine, one per URL per process."""
+        from barecount.runtime.warehouse import warehouse_engine
+
+        return warehouse_engine(self.warehouse_url)
+
     @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        """A warehouse connection for this stage; committed on success, closed after."""
-        self.warehouse.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.warehouse, timeout=60, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=60000")
-            conn.execute("BEGIN IMMEDIATE")
+    def connection(self) -> Iterator[Connection]:
+        """A SQLAlchemy connection in a transaction: committed on success, rolled back on error."""
+        from barecount.runtime.warehouse import connect_errors
+
+        with connect_errors(self.warehouse_url):
+            conn = self.engine.connect()
+        with conn, conn.begin():
             yield conn
-            conn.execute("COMMIT")
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        """The driver's own DB-API connection in a transaction; committed on success.
+
+        ``sqlite3.Connection`` on SQLite (parameters ``?``), ``psycopg.Connection`` on
+        PostgreSQL (parameters ``%s``). Use ``connection()`` for SQL that runs on both.
+        """
+        from barecount.runtime.warehouse import connect_errors
+
+        with connect_errors(self.warehouse_url):
+            pooled = self.engine.raw_connection()
+        raw = pooled.driver_connection
+        try:
+            if self.warehouse_url.get_backend_name() == "sqlite":
+                raw.execute("BEGIN IMMEDIATE")  # take the write lock now, not mid-stage
+            yield raw
+            raw.commit()
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            raw.rollback()
             raise
         finally:
-            conn.close()
+            pooled.close()
 
 
 def fingerprint_rows(rows: Iterable[Iterable[Any]]) -> str:
@@ -91,6 +145,21 @@ def fingerprint_rows(rows: Iterable[Iterable[Any]]) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def fingerprint_query(conn: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> str:
-    """Fingerprint of a query's result; the query must have a total ORDER BY."""
-    return fingerprint_rows(conn.execute(sql, tuple(params)))
+def fingerprint_query(conn: Any, sql: Any, params: Iterable[Any] | Mapping[str, Any] = ()) -> str:
+    """Fingerprint of a query's result; the query must have a total ORDER BY.
+
+    On a SQLAlchemy connection ``sql`` is SQL text with :named ``params`` (a mapping) or a
+    Core statement; on a DB-API connection it is SQL in the driver's own parameter style.
+    """
+    from sqlalchemy import text
+    from sqlalchemy.engine import Connection
+
+    if isinstance(conn, Connection):
+        statement = text(sql) if isinstance(sql, str) else sql
+        return fingerprint_rows(conn.execute(statement, dict(params or {})))
+    cursor = conn.cursor()
+    try:
+        cursor.execute(sql, params if isinstance(params, Mapping) else tuple(params))
+        return fingerprint_rows(cursor)
+    finally:
+        cursor.close()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.context import TaskRunContext
 from prefect.runtime import task_run as current_task_run
+from prefect.settings import get_current_settings as prefect_settings
 from prefect.states import State
 
 from barecount.errors import StageFailed, TerminalError, is_transient
@@ -17,6 +17,7 @@ from barecount.ledger.chain import now
 from barecount.manifest.models import Pipeline, Retries, StageSpec
 from barecount.manifest.tokens import cache_key
 from barecount.runtime.evidence import RunRef, record_stage_attempt
+from barecount.runtime.runners import ran_on
 from barecount.runtime.stage import StageContext, StageResult
 from barecount.settings import Settings
 
@@ -52,8 +53,10 @@ def run_stage(
     """One stage of a governed pipeline: a Prefect task, retried and cached by token.
 
     Every attempt, failed or not, is appended to the ledger before Prefect decides
-    whether to retry it. Exceptions from stage code leave as StageFailed, naming the
-    pipeline, stage, partition and attempt; the original is its cause.
+    whether to retry it, with where it ran (a Dask worker's address, or host:pid): this
+    may be a Dask worker process, which opens its own ledger. Exceptions from stage code
+    leave as StageFailed, naming the pipeline, stage, partition and attempt; the original
+    is its cause.
     """
     attempt = current_task_run.run_count or 1
     started = now()
@@ -65,11 +68,12 @@ def run_stage(
         params=stage.params,
         upstream=upstream,
         contract=stage.contract,
-        warehouse=Path(warehouse),
+        warehouse_url=warehouse,  # BARECOUNT_WAREHOUSE_URL, or verify's scratch copy
         landing=Path(landing),
         logger=get_run_logger(),
     )
     record = {"ref": ref, "stage": stage, "attempt": attempt, "started_at": started}
+    record["ran_on"] = ran_on()  # a Dask worker's address, or host:pid
     try:
         result = check_result(stage, resolve(stage.run)(context))
     except Exception as exc:
@@ -117,11 +121,12 @@ def stage_task_options(
     """Prefect task options of a stage: retries and backoff from its manifest.
 
     Results persist under BARECOUNT_RESULTS, beside the warehouse they describe, unless
-    PREFECT_DEFAULT_RESULT_STORAGE_BLOCK names shared storage for workers on many hosts.
+    Prefect's PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK names shared storage for workers on
+    many hosts.
     """
     retries: Retries = pipeline.retries_for(stage)
     options: dict[str, Any] = {}
-    if not os.environ.get("PREFECT_DEFAULT_RESULT_STORAGE_BLOCK"):
+    if not prefect_settings().results.default_storage_block:
         options["result_storage"] = settings.results
     if recompute:  # replay --verify: run the code again even though a result is cached
         options["refresh_cache"] = True

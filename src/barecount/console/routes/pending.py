@@ -17,7 +17,7 @@ from barecount.console.deps import (
     SameOrigin,
 )
 from barecount.console.pages import Refusal, page
-from barecount.errors import BareCountError, NoSuchHoldError, NotPausedError
+from barecount.errors import BareCountError, NoSuchHoldError, NotPausedError, SigningKeyError
 from barecount.ledger import Ledger
 from barecount.ledger.models import GateCheck
 from barecount.runtime.resume import Sent, send_decision
@@ -79,6 +79,8 @@ def send(
         return _not_sent(409, "Run not paused", f"{decision} not sent: {exc}", user)
     except NoSuchHoldError:  # decided or timed out since the lookup above
         return _not_sent(409, "Not pending", NOT_PENDING, user)
+    except SigningKeyError as exc:  # the team requires signatures; no key here to sign with
+        return _not_sent(409, "Not signed", f"{decision} not sent: {exc}", user)
     except BareCountError as exc:  # Prefect or the ledger cannot be reached
         return _not_sent(502, "Not sent", str(exc), user)
     ok, message = _outcome(sent, check, decision, user, config.decision_wait)
@@ -110,4 +112,5 @@ def _outcome(
         if verdict.new_version
         else ""
     )
-    return True, f"accepted: {decision} by {user.name} ({signed}){version}"
+    note = "" if verdict.verdict == "accepted" else f"; {verdict.verdict}"  # as unsigned: why
+    return True, f"accepted: {decision} by {user.name} ({signed}){version}{note}"

@@ -1,14 +1,22 @@
-"""The finance example's stages: ingest ERP invoices, build the invoice GDP, compute KPIs."""
+"""The finance example's stages: ingest ERP invoices, build the invoice GDP, compute KPIs.
+
+The same code runs on a SQLite and a PostgreSQL warehouse and gives the same rows: its SQL
+goes through SQLAlchemy (``ctx.connection()``) with bound parameters, and tables.py says how
+it stays portable.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
 import re
-import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, insert, select, text
 
 from barecount import (
     ExtractedSchema,
@@ -18,131 +26,82 @@ from barecount import (
     TerminalError,
     TransientError,
     fingerprint_query,
+    fingerprint_rows,
 )
 from barecount.examples.finance.generator import extract_path, parse_partition, write_extract
+from barecount.examples.finance.tables import (
+    GDP_LAYOUT,
+    RAW_COLUMNS,
+    RAW_LAYOUT,
+    create_tables,
+    day_number,
+    div_half_up,
+    fx_rates,
+    gdp_invoices,
+    half_up,
+    kpi_values,
+    raw_invoices,
+)
 
 DEFAULT_SOURCE = "erp.invoices"
 KPIS = ("revenue_daily", "dso_days", "overdue_ratio")
 # Fixed reference rates rather than daily market rates, so a partition's KPIs never change.
 FX_RATES_TO_EUR = {"EUR": 1.0, "USD": 0.92, "GBP": 1.17, "CHF": 1.05}
-
-# Raw layout: one fixed table, whatever the extract looks like. The columns of the invoices
-# contract are TEXT slots, and every column the contract does not know goes into `extra`, a
-# JSON object. A dropped or renamed column leaves its slot NULL while an empty value is '', so
-# drift never needs an ALTER TABLE or loses data, and the GDP stage can tell "column missing"
-# from "value empty" with one scan. (A table per schema fingerprint would scatter one source
-# over many tables and make every downstream query guess which one to read.)
-RAW_COLUMNS = (
-    "invoice_id",
-    "customer_id",
-    "amount",
-    "currency",
-    "issue_date",
-    "due_date",
-    "paid_date",
-)
 # No KPI needs the customer: an extract without it (say, an approved rename) still builds a
 # GDP, with customer_id NULL and the new column kept in raw_invoices.extra.
 GDP_OPTIONAL = frozenset({"customer_id"})
-_RAW_LAYOUT = ("source", "partition", "source_file", "line_no", *RAW_COLUMNS, "extra")
-_RAW_DDL = f"""CREATE TABLE IF NOT EXISTS raw_invoices (
-    source TEXT NOT NULL, partition TEXT NOT NULL, source_file TEXT NOT NULL,
-    line_no INTEGER NOT NULL, {", ".join(f"{c} TEXT" for c in RAW_COLUMNS)}, extra TEXT,
-    PRIMARY KEY (source, partition, line_no))"""
-_RAW_WHERE = "source = ? AND partition = ?"
 
-# SQLite has no DATE type: dates are ISO 'YYYY-MM-DD' TEXT, which also sorts correctly.
-_GDP_COLUMNS = (
-    "partition, invoice_id, customer_id, amount, currency, amount_eur,"
-    " issue_date, due_date, paid_date, source_file, line_no"
-)
-_GDP_DDL = """CREATE TABLE IF NOT EXISTS gdp_invoices (
-    partition TEXT NOT NULL, invoice_id TEXT NOT NULL, customer_id TEXT,
-    amount REAL NOT NULL, currency TEXT NOT NULL, amount_eur REAL NOT NULL,
-    issue_date TEXT NOT NULL, due_date TEXT NOT NULL, paid_date TEXT,
-    source_file TEXT NOT NULL, line_no INTEGER NOT NULL,
-    PRIMARY KEY (partition, invoice_id))"""
-_FX_DDL = (
-    "CREATE TABLE IF NOT EXISTS fx_rates (currency TEXT PRIMARY KEY, rate_to_eur REAL NOT NULL)"
-)
-_KPI_DDL = """CREATE TABLE IF NOT EXISTS kpi_values (
-    pipeline TEXT NOT NULL, kpi TEXT NOT NULL, partition TEXT NOT NULL, value REAL,
-    token TEXT NOT NULL, PRIMARY KEY (pipeline, kpi, partition))"""
-
-# [0-9], not \d: \d also matches other scripts' digits, which SQLite does not read as numbers.
+# [0-9], not \d: \d also matches other scripts' digits, which no database reads as numbers.
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INTEGER = re.compile(r"[-+]?[0-9]+")
 _NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _div_half_up(num: str, den: str) -> str:
-    """SQL for num / den rounded half away from zero, in integers; den must be positive."""
-    # SQLite's round() works on binary floats (it gives 0.15 for 0.145, Python gives 0.14) and
-    # its digits changed between versions; integer arithmetic is exact everywhere.
-    return (
-        f"(CASE WHEN ({num}) >= 0 THEN (2 * ({num}) + ({den})) / (2 * ({den}))"
-        f" ELSE -((-2 * ({num}) + ({den})) / (2 * ({den}))) END)"
-    )
+def _is_day(value: str) -> bool:
+    """A real calendar day written 'YYYY-MM-DD' (so '2026-02-30' is not one)."""
+    if not _DATE.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
-def _is_decimal(col: str) -> str:
-    return (
-        f"({col} GLOB '*[0-9]*' AND {col} NOT GLOB '*[^0-9.+-]*'"
-        f" AND {col} NOT GLOB '?*[+-]*' AND {col} NOT GLOB '*.*.*')"
-    )
-
-
-def _is_iso_date(col: str) -> str:
-    # The '+0 days' modifier normalises '2026-02-30' to March, so only real days compare equal.
-    return f"coalesce(date({col}, '+0 days') = {col}, 0)"
-
-
-# (column, problem, SQL condition true on a row that cannot be typed)
-_TYPE_CHECKS = (
-    ("invoice_id", "is empty", "invoice_id = ''"),
-    ("customer_id", "is empty", "customer_id = ''"),
-    ("amount", "is not a decimal number", f"NOT {_is_decimal('amount')}"),
-    ("currency", "has no rate in fx_rates", "currency NOT IN (SELECT currency FROM fx_rates)"),
-    ("issue_date", "is not a date YYYY-MM-DD", f"NOT {_is_iso_date('issue_date')}"),
-    ("due_date", "is not a date YYYY-MM-DD", f"NOT {_is_iso_date('due_date')}"),
-    ("paid_date", "is not empty or a date", f"paid_date <> '' AND NOT {_is_iso_date('paid_date')}"),
+# (column, problem, test true on a value that cannot be typed; NULL is a missing column,
+# checked apart). Checked in Python: SQLite and PostgreSQL share no pattern matching.
+_TYPE_CHECKS: tuple[tuple[str, str, Callable[[str, frozenset[str]], bool]], ...] = (
+    ("invoice_id", "is empty", lambda v, _: v == ""),
+    ("customer_id", "is empty", lambda v, _: v == ""),
+    ("amount", "is not a decimal number", lambda v, _: not _NUMBER.fullmatch(v)),
+    ("currency", "has no rate in fx_rates", lambda v, rates: v not in rates),
+    ("issue_date", "is not a date YYYY-MM-DD", lambda v, _: not _is_day(v)),
+    ("due_date", "is not a date YYYY-MM-DD", lambda v, _: not _is_day(v)),
+    ("paid_date", "is not empty or a date", lambda v, _: v != "" and not _is_day(v)),
 )
 
-# Money is typed through integer cents so sums are exact and EUR conversion rounds each
-# invoice half away from zero, as an accountant would.
-_GDP_INSERT = f"""INSERT INTO gdp_invoices ({_GDP_COLUMNS})
-SELECT r.partition, r.invoice_id, r.customer_id, r.cents / 100.0, r.currency,
-       {_div_half_up("r.cents * f.ppm", "1000000")} / 100.0,
-       r.issue_date, r.due_date, NULLIF(r.paid_date, ''), r.source_file, r.line_no
-FROM (
-    SELECT *, CAST(round(CAST(amount AS REAL) * 100) AS INTEGER) AS cents,
-           -- latest version of an invoice wins: a paid date beats none, a later paid date
-           -- beats an earlier one, and among equals the last line of the file wins
-           row_number() OVER (
-               PARTITION BY invoice_id
-               ORDER BY NULLIF(paid_date, '') DESC NULLS LAST, line_no DESC
-           ) AS version
-    FROM raw_invoices WHERE {_RAW_WHERE}
-) AS r
-JOIN (SELECT currency, CAST(round(rate_to_eur * 1000000) AS INTEGER) AS ppm FROM fx_rates) AS f
-  ON f.currency = r.currency
-WHERE r.version = 1"""
-
-_KPI_TOTALS = """WITH totals AS (
+# One row of totals per partition, in integers: days from issue to payment (or to D when
+# unpaid) come from day numbers, revenue from each invoice's EUR cents (amount_eur * 100 is a
+# whole number up to float error, so round() has no tie to break on either database).
+_KPI_TOTALS = f"""WITH invoices AS (
+    SELECT issue_date, due_date, paid_date, amount_eur, coalesce(paid_date, :day) AS until
+    FROM gdp_invoices WHERE partition = :day
+), totals AS (
     SELECT count(*) AS invoices,
            coalesce(sum(CASE WHEN issue_date = :day
-                        THEN CAST(round(amount_eur * 100) AS INTEGER) END), 0) AS revenue_cents,
-           sum(CAST(julianday(coalesce(paid_date, :day)) - julianday(issue_date) AS INTEGER))
+                        THEN CAST(round(amount_eur * 100) AS BIGINT) END), 0) AS revenue_cents,
+           coalesce(sum({day_number("until")} - {day_number("issue_date")}), 0)
                AS days_outstanding,
-           sum(paid_date IS NULL AND due_date < :day) AS overdue
-    FROM gdp_invoices WHERE partition = :day)"""
+           coalesce(sum(CASE WHEN paid_date IS NULL AND due_date < :day THEN 1 ELSE 0 END), 0)
+               AS overdue
+    FROM invoices)"""
 _KPI_EXPRESSIONS = {
-    "revenue_daily": "revenue_cents / 100.0",
-    "dso_days": f"CASE WHEN invoices > 0 THEN "
-    f"{_div_half_up('100 * days_outstanding', 'invoices')} / 100.0 END",
-    "overdue_ratio": f"CASE WHEN invoices > 0 THEN "
-    f"{_div_half_up('10000 * overdue', 'invoices')} / 10000.0 END",
+    "revenue_daily": "CAST(revenue_cents AS DOUBLE PRECISION) / 100",
+    "dso_days": "CASE WHEN invoices > 0 THEN CAST("
+    f"{div_half_up('100 * days_outstanding', 'invoices')} AS DOUBLE PRECISION) / 100 END",
+    "overdue_ratio": "CASE WHEN invoices > 0 THEN CAST("
+    f"{div_half_up('10000 * overdue', 'invoices')} AS DOUBLE PRECISION) / 10000 END",
 }
 
 
@@ -166,18 +125,29 @@ def ingest_invoices(ctx: StageContext) -> StageResult:
     # Relative to the landing folder: the fingerprint must not depend on where that lives.
     source_file = f"{source}/{path.name}"
     to_raw = _raw_row(header)
-    with ctx.connect() as conn:
-        _ensure_raw_table(conn, ctx.warehouse)
-        conn.execute(f"DELETE FROM raw_invoices WHERE {_RAW_WHERE}", (source, ctx.partition))
-        conn.executemany(
-            f"INSERT INTO raw_invoices VALUES ({', '.join('?' * len(_RAW_LAYOUT))})",
-            ((source, ctx.partition, source_file, n, *to_raw(row)) for n, row in rows),
-        )
+    create_tables(ctx, raw_invoices)
+    mine = _raw_of(source, ctx.partition)
+    with ctx.connection() as conn:
+        conn.execute(delete(raw_invoices).where(mine))
+        if rows:
+            conn.execute(
+                insert(raw_invoices),
+                [
+                    dict(
+                        zip(
+                            RAW_LAYOUT,
+                            (source, ctx.partition, source_file, n, *to_raw(row)),
+                            strict=True,
+                        )
+                    )
+                    for n, row in rows
+                ],
+            )
         fingerprint = fingerprint_query(
             conn,
-            f"SELECT {', '.join(_RAW_LAYOUT[3:])} FROM raw_invoices"
-            f" WHERE {_RAW_WHERE} ORDER BY line_no",
-            (source, ctx.partition),
+            select(*(raw_invoices.c[name] for name in RAW_LAYOUT[3:]))
+            .where(mine)
+            .order_by(raw_invoices.c.line_no),
         )
     ctx.logger.info("loaded %d rows of %s into raw_invoices", len(rows), source_file)
     return StageResult(
@@ -198,24 +168,36 @@ def build_invoice_gdp(ctx: StageContext) -> StageResult:
     """
     source = ctx.params.get("source", DEFAULT_SOURCE)
     parse_partition(ctx.partition)
-    with ctx.connect() as conn:
-        for ddl in (_GDP_DDL, _FX_DDL):
-            conn.execute(ddl)
-        conn.executemany(
-            "INSERT INTO fx_rates VALUES (?, ?)"
-            " ON CONFLICT (currency) DO UPDATE SET rate_to_eur = excluded.rate_to_eur",
-            FX_RATES_TO_EUR.items(),
+    create_tables(ctx, raw_invoices, gdp_invoices, fx_rates)
+    with ctx.connection() as conn:
+        # ON CONFLICT is spelled alike by SQLite and PostgreSQL, and unlike delete-then-insert
+        # it cannot collide with another partition's GDP stage writing the same rates.
+        conn.execute(
+            text(
+                "INSERT INTO fx_rates (currency, rate_to_eur) VALUES (:currency, :rate)"
+                " ON CONFLICT (currency) DO UPDATE SET rate_to_eur = excluded.rate_to_eur"
+            ),
+            [{"currency": code, "rate": rate} for code, rate in FX_RATES_TO_EUR.items()],
         )
-        _ensure_raw_table(conn, ctx.warehouse)
-        _check_typeable(conn, source, ctx.partition)
-        conn.execute("DELETE FROM gdp_invoices WHERE partition = ?", (ctx.partition,))
-        rows = conn.execute(_GDP_INSERT, (source, ctx.partition)).rowcount
-        fingerprint = fingerprint_query(
-            conn,
-            f"SELECT {_GDP_COLUMNS} FROM gdp_invoices WHERE partition = ? ORDER BY invoice_id",
-            (ctx.partition,),
+        ppm = {code: _ppm(rate) for code, rate in conn.execute(select(fx_rates))}
+        raw = conn.execute(
+            select(raw_invoices)
+            .where(_raw_of(source, ctx.partition))
+            .order_by(raw_invoices.c.line_no)
+        ).all()
+        _check_typeable(raw, frozenset(ppm), source, ctx.partition)
+        typed = _gdp_rows(raw, ppm)
+        conn.execute(delete(gdp_invoices).where(gdp_invoices.c.partition == ctx.partition))
+        if typed:
+            conn.execute(insert(gdp_invoices), typed)
+        stored = conn.execute(
+            select(*(gdp_invoices.c[name] for name in GDP_LAYOUT)).where(
+                gdp_invoices.c.partition == ctx.partition
+            )
         )
-    return StageResult(tables={"gdp_invoices": rows}, fingerprint=fingerprint)
+        # By invoice_id, sorted here: ORDER BY on text follows the database's collation.
+        fingerprint = fingerprint_rows(sorted(tuple(row) for row in stored))
+    return StageResult(tables={"gdp_invoices": len(typed)}, fingerprint=fingerprint)
 
 
 def materialize_kpis(ctx: StageContext) -> StageResult:
@@ -242,31 +224,84 @@ def materialize_kpis(ctx: StageContext) -> StageResult:
         )
     selected = [kpi for kpi in KPIS if kpi in requested]
     parse_partition(ctx.partition)
-    keys = (ctx.pipeline, ctx.partition, *selected)
-    in_selected = f"kpi IN ({', '.join('?' * len(selected))})"
-    with ctx.connect() as conn:
-        for ddl in (_GDP_DDL, _KPI_DDL):
-            conn.execute(ddl)
+    create_tables(ctx, gdp_invoices, kpi_values)
+    mine = (
+        (kpi_values.c.pipeline == ctx.pipeline)
+        & (kpi_values.c.partition == ctx.partition)
+        & kpi_values.c.kpi.in_(selected)
+    )
+    with ctx.connection() as conn:
         values = conn.execute(
-            f"{_KPI_TOTALS} SELECT {', '.join(_KPI_EXPRESSIONS[k] for k in selected)} FROM totals",
+            text(
+                f"{_KPI_TOTALS} SELECT {', '.join(_KPI_EXPRESSIONS[k] for k in selected)}"
+                " FROM totals"
+            ),
             {"day": ctx.partition},
-        ).fetchone()
+        ).one()
         kpis = dict(zip(selected, values, strict=True))
+        conn.execute(delete(kpi_values).where(mine))
         conn.execute(
-            f"DELETE FROM kpi_values WHERE pipeline = ? AND partition = ? AND {in_selected}", keys
+            insert(kpi_values),
+            [
+                {
+                    "pipeline": ctx.pipeline,
+                    "kpi": kpi,
+                    "partition": ctx.partition,
+                    "value": value,
+                    "token": ctx.token,
+                }
+                for kpi, value in kpis.items()
+            ],
         )
-        conn.executemany(
-            "INSERT INTO kpi_values (pipeline, kpi, partition, value, token)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [(ctx.pipeline, kpi, ctx.partition, value, ctx.token) for kpi, value in kpis.items()],
+        stored = conn.execute(
+            select(kpi_values.c.kpi, kpi_values.c.partition, kpi_values.c.value).where(mine)
         )
-        fingerprint = fingerprint_query(
-            conn,
-            "SELECT kpi, partition, value FROM kpi_values"
-            f" WHERE pipeline = ? AND partition = ? AND {in_selected} ORDER BY kpi",
-            keys,
-        )
+        fingerprint = fingerprint_rows(sorted(tuple(row) for row in stored))  # by kpi
     return StageResult(tables={"kpi_values": len(kpis)}, fingerprint=fingerprint, kpis=kpis)
+
+
+def _raw_of(source: str, partition: str) -> Any:
+    return (raw_invoices.c.source == source) & (raw_invoices.c.partition == partition)
+
+
+def _ppm(rate: float) -> int:
+    """A rate to EUR in exact millionths (0.92 -> 920000)."""
+    return int((Decimal(repr(rate)) * 1_000_000).to_integral_value(ROUND_HALF_UP))
+
+
+def _gdp_rows(raw: Sequence[Any], ppm: dict[str, int]) -> list[dict[str, Any]]:
+    """One typed row per invoice, from its latest version in the raw rows (in line order).
+
+    The latest version wins: a paid date beats none, a later paid date beats an earlier one,
+    and among equals the last line of the file wins. Money is typed through integer cents, so
+    sums are exact and the EUR conversion rounds each invoice half away from zero, as an
+    accountant would.
+    """
+    latest: dict[str, tuple[tuple[str, int], Any]] = {}
+    for row in raw:
+        rank = (row.paid_date or "", row.line_no)
+        if row.invoice_id not in latest or rank > latest[row.invoice_id][0]:
+            latest[row.invoice_id] = (rank, row)
+    typed = []
+    for _, row in latest.values():
+        cents = int((Decimal(row.amount) * 100).to_integral_value(ROUND_HALF_UP))
+        eur_cents = half_up(cents * ppm[row.currency], 1_000_000)
+        typed.append(
+            {
+                "partition": row.partition,
+                "invoice_id": row.invoice_id,
+                "customer_id": row.customer_id,
+                "amount": cents / 100,
+                "currency": row.currency,
+                "amount_eur": eur_cents / 100,
+                "issue_date": row.issue_date,
+                "due_date": row.due_date,
+                "paid_date": row.paid_date or None,
+                "source_file": row.source_file,
+                "line_no": row.line_no,
+            }
+        )
+    return typed
 
 
 def _read_extract(path: Path, partition: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -326,16 +361,6 @@ def _raw_row(header: Sequence[str]) -> Callable[[list[str]], tuple[str | None, .
     return to_raw
 
 
-def _ensure_raw_table(conn: sqlite3.Connection, warehouse: Path) -> None:
-    conn.execute(_RAW_DDL)
-    found = tuple(row[1] for row in conn.execute("PRAGMA table_info(raw_invoices)"))
-    if found != _RAW_LAYOUT:
-        raise TerminalError(
-            f"table raw_invoices in {warehouse} has columns ({', '.join(found)}), expected "
-            f"({', '.join(_RAW_LAYOUT)}); something else created it: rename or drop it"
-        )
-
-
 def _infer_columns(
     header: list[str], rows: list[tuple[int, list[str]]]
 ) -> tuple[SchemaColumn, ...]:
@@ -361,41 +386,25 @@ def _logical_type(values: set[str]) -> str:
         return "integer"
     if all(_NUMBER.fullmatch(v) for v in values):
         return "number"
-    if all(_DATE.fullmatch(v) and _is_day(v) for v in values):
+    if all(_is_day(v) for v in values):
         return "date"
     return "string"
 
 
-def _is_day(value: str) -> bool:
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _check_typeable(conn: sqlite3.Connection, source: str, partition: str) -> None:
+def _check_typeable(
+    raw: Sequence[Any], currencies: frozenset[str], source: str, partition: str
+) -> None:
     """Raise TerminalError naming every column the GDP cannot type, with a first example."""
-    where = (source, partition)
-    counts = ", ".join(f"count({c})" for c in RAW_COLUMNS)
-    total, *present = conn.execute(
-        f"SELECT count(*), {counts} FROM raw_invoices WHERE {_RAW_WHERE}", where
-    ).fetchone()
-    if total == 0:
+    if not raw:
         return
     fix = "fix the extract, or approve a new contract version and adapt build_invoice_gdp to it"
     missing = [
-        c for c, n in zip(RAW_COLUMNS, present, strict=True) if n == 0 and c not in GDP_OPTIONAL
+        column
+        for column in RAW_COLUMNS
+        if column not in GDP_OPTIONAL and all(getattr(row, column) is None for row in raw)
     ]
     if missing:
-        unknown = [
-            key
-            for (key,) in conn.execute(
-                "SELECT DISTINCT key FROM raw_invoices, json_each(raw_invoices.extra)"
-                f" WHERE {_RAW_WHERE} ORDER BY key",
-                where,
-            )
-        ]
+        unknown = sorted({key for row in raw if row.extra for key in json.loads(row.extra)})
         also = (
             f", but has column {', '.join(unknown)} the contract does not know" if unknown else ""
         )
@@ -403,23 +412,20 @@ def _check_typeable(conn: sqlite3.Connection, source: str, partition: str) -> No
             f"cannot build gdp_invoices for partition {partition}: the {source} extract has no "
             f"column {', '.join(missing)}{also}; {fix}"
         )
-    probes = ", ".join(
-        f"sum({cond}), min(CASE WHEN {cond} THEN line_no END)" for _, _, cond in _TYPE_CHECKS
-    )
-    found = conn.execute(
-        f"SELECT min(source_file), {probes} FROM raw_invoices WHERE {_RAW_WHERE}", where
-    ).fetchone()
     problems = []
-    for index, (column, problem, _) in enumerate(_TYPE_CHECKS):
-        bad, line = found[1 + 2 * index], found[2 + 2 * index]
+    for column, problem, untypeable in _TYPE_CHECKS:
+        bad = [
+            row
+            for row in raw
+            if getattr(row, column) is not None and untypeable(getattr(row, column), currencies)
+        ]
         if bad:
-            (value,) = conn.execute(
-                f"SELECT {column} FROM raw_invoices WHERE {_RAW_WHERE} AND line_no = ?",
-                (*where, line),
-            ).fetchone()
-            problems.append(f"{column} {problem} on {bad} of {total} rows (line {line}: {value!r})")
+            problems.append(
+                f"{column} {problem} on {len(bad)} of {len(raw)} rows "
+                f"(line {bad[0].line_no}: {getattr(bad[0], column)!r})"
+            )
     if problems:
         raise TerminalError(
-            f"cannot type raw_invoices of {found[0]} (partition {partition}): "
-            f"{'; '.join(problems)}; {fix}"
+            f"cannot type raw_invoices of {min(row.source_file for row in raw)} "
+            f"(partition {partition}): {'; '.join(problems)}; {fix}"
         )
