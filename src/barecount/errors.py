@@ -79,10 +79,6 @@ class ConsoleAuthError(BareCountError, ValueError):
     """A console login token that cannot be issued."""
 
 
-class ConsoleConfigError(BareCountError, ValueError):
-    """A ``BARECOUNT_CONSOLE_*`` setting the console cannot use."""
-
-
 # --- the things we talk to ----------------------------------------------------------------
 
 
@@ -96,6 +92,14 @@ class LedgerUnavailableError(BareCountError, ConnectionError):
 
 class UnknownTokenError(BareCountError, LookupError):
     """A run token the ledger has never seen."""
+
+
+class UnknownKpiError(BareCountError, LookupError):
+    """A KPI that no pipeline has published for the partition asked about."""
+
+
+class EvidenceBrokenError(BareCountError, RuntimeError):
+    """A row of a chain of evidence does not hold (its hash, its place, its signature)."""
 
 
 class UnknownContractVersionError(BareCountError, LookupError):

@@ -137,6 +137,7 @@ def test_a_failing_run_never_shows_the_secrets_of_its_channels(
     from sqlalchemy import select
 
     from barecount.console.app import create_app
+    from barecount.console.options import ConsoleOptions
     from barecount.ledger import get_ledger
     from barecount.ledger.models import Alert, PipelineRun
     from barecount.settings import get_settings
@@ -182,8 +183,13 @@ def test_a_failing_run_never_shows_the_secrets_of_its_channels(
     assert main(["ledger", "show", "--token", token]) == 0
     assert main(["status", "--json", "-m", str(manifests)]) == 0
     shown = capsys.readouterr()
-    console = TestClient(create_app(get_settings(), manifests=manifests))
-    pages = [console.get(path).text for path in ("/", "/pipelines/fragile")]
+    public = ConsoleOptions(public=True)  # the pages as anyone who may read them sees them
+    app = create_app(get_settings(), manifests=manifests, options=public)
+    console = TestClient(app, base_url="http://127.0.0.1:8787")
+    answers = [console.get(path) for path in ("/", "/pipelines/fragile")]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert "fragile" in answers[1].text  # the real page, with the pipeline's alerts on it
+    pages = [a.text for a in answers]
     rows = json.dumps([a.model_dump(mode="json") for a in alerts])
     for place, text in {
         "run output": stdout + stderr,

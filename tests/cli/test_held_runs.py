@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from barecount.cli.main import main
 from barecount.console.app import create_app
+from barecount.console.options import ConsoleOptions
 from barecount.examples.finance import write_extract
 from barecount.settings import get_settings
 
@@ -47,8 +48,10 @@ def test_a_held_run_reads_held_in_runs_status_backfills_and_the_console(
     assert backfill["counts"]["held"] == 1
     assert backfill["status"] == "finished"
 
+    public = ConsoleOptions(public=True)  # reads without logging in
     client = TestClient(
-        create_app(get_settings(), manifests=held_backfill), base_url="http://127.0.0.1:8787"
+        create_app(get_settings(), manifests=held_backfill, options=public),
+        base_url="http://127.0.0.1:8787",
     )
     page = client.get("/pipelines/finance-kpi").text
     assert re.search(r'<td class="status-held">held</td>', page), page

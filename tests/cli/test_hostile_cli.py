@@ -39,7 +39,7 @@ def barecount(*args: str) -> tuple[int, str, str]:
 
 
 def files_under(root: Path) -> set[Path]:
-    return {p for p in root.rglob("*")}
+    return set(root.rglob("*"))
 
 
 def one_error_line(result: tuple[int, str, str], code: int, *fragments: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,15 +73,50 @@ def test_a_broken_manifest_shows_a_page_naming_its_file_and_line(governed: Path,
     assert response.headers["content-security-policy"].startswith("default-src 'self'")
 
 
-def test_an_unreachable_ledger_shows_a_503_page(
+def error_of(response) -> str:
+    return re.search(r'<p class="bad" id="error">(.*?)</p>', response.text, re.S).group(1)
+
+
+@contextmanager
+def replaced(path: Path, data: bytes) -> Iterator[None]:
+    """``path`` holds ``data`` inside the block and what it held before afterwards."""
+    kept = path.read_bytes() if path.exists() else None
+    path.write_bytes(data)
+    try:
+        yield
+    finally:
+        if kept is None:
+            path.unlink()
+        else:
+            path.write_bytes(kept)
+
+
+def test_other_failures_show_the_console_page_not_a_bare_500(
     governed: Path, console_server, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("BARECOUNT_LEDGER_URL", "postgresql://bc@127.0.0.1:1/nothing-listens")
     server = console_server(PUBLIC="true")
+    folder = get_settings().home / "console"
+    token = issue_token(get_settings().home, "alice", load_manifests(governed))
     with server.client() as client:
-        response = client.get("/backfills")
-    assert response.status_code == 503
-    assert "<h1>Cannot show this page</h1>" in response.text
-    message = re.search(r'<p class="bad" id="error">(.*?)</p>', response.text, re.S).group(1)
-    assert message.startswith("cannot open the ledger at postgresql://bc@127.0.0.1:1/")
-    assert "Traceback" not in response.text
+        unreachable = client.get("/backfills")
+        assert unreachable.status_code == 503
+        assert "<h1>Cannot show this page</h1>" in unreachable.text
+        assert error_of(unreachable).startswith("cannot open the ledger at postgresql://bc@127.")
+
+        server.login(client, "alice", token)
+        with replaced(folder / "tokens.json", b"{not json"):
+            corrupt = client.get("/pending")
+        assert corrupt.status_code == 500
+        assert error_of(corrupt).startswith(
+            f"{folder / 'tokens.json'} is not a console token file; delete it"
+        )
+
+        with replaced(folder / "sessions.db", b"not a database" * 100):
+            broken = client.get("/pending")
+        assert broken.status_code == 500
+        assert "<h1>Internal error</h1>" in broken.text
+        assert error_of(broken).startswith("the console failed on this page (DatabaseError)")
+        assert broken.headers["x-frame-options"] == "DENY"
+    for response in (unreachable, corrupt, broken):
+        assert "Traceback" not in response.text

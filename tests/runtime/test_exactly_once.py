@@ -124,6 +124,23 @@ def test_editing_stage_code_gives_a_new_token(capsys, home: Path, manifests: Pat
         sys.path.remove(str(tmp_path))
 
 
+
+def test_a_package_stage_is_versioned_by_every_module_in_it(tmp_path: Path, monkeypatch) -> None:
+    """`pkg:fn` re-exported from pkg/__init__.py: an edit to the module defining fn counts."""
+    from barecount.runtime.plan import module_digest
+
+    package = tmp_path / "stagepkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("from stagepkg.impl import fn\n")
+    (package / "impl.py").write_text("def fn(ctx):\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module_digest.cache_clear()
+    before = module_digest("stagepkg")
+    (package / "impl.py").write_text("def fn(ctx):\n    return 2\n")
+    module_digest.cache_clear()
+    assert module_digest("stagepkg") != before
+    module_digest.cache_clear()
+
 def started(ledger, token: str):
     """A run of finance-kpi DAY under ``token``, recorded as started."""
     return ledger.start_run(

@@ -40,8 +40,9 @@ def demo(
         False, "--force", help="Replace other keys of alice and bob (they stop working)."
     ),
 ) -> None:
-    """Write the published DEMO keys of the example approvers alice and bob (0600, under
-    BARECOUNT_HOME/keys). Anyone can sign with them: for real use, 'keys generate'."""
+    """Write the example team's published DEMO keys (alice, bob) under BARECOUNT_HOME/keys.
+
+    Anyone can sign with a demo key: for real use, 'barecount keys generate NAME'."""
     from barecount.governance.demokeys import write_demo_keys
 
     for key in write_demo_keys(get_settings().home, force=force):

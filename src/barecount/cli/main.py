@@ -9,9 +9,11 @@ from typer._click import exceptions as click_exceptions  # typer vendors click
 
 from barecount.cli import backfill as backfill_cmds
 from barecount.cli import console as console_cmds
+from barecount.cli import evidence as evidence_cmds
 from barecount.cli import gitops as gitops_cmds
 from barecount.cli import governance as governance_cmds
 from barecount.cli import ledger as ledger_cmds
+from barecount.cli import lineage as lineage_cmds
 from barecount.cli import manifests as manifests_cmds
 from barecount.cli import run as run_cmds
 from barecount.cli import schedule as schedule_cmds
@@ -37,6 +39,8 @@ schedule_cmds.register(app)
 backfill_cmds.register(app)
 status_cmds.register(app)
 console_cmds.register(app)
+evidence_cmds.register(app)
+lineage_cmds.register(app)
 app.add_typer(server_cmds.app, name="server")
 
 

@@ -62,7 +62,16 @@ def _read_tokens(home: Path) -> dict[str, dict]:
     path = _tokens_path(home)
     if not path.exists():
         return {}
-    return json.loads(path.read_text())
+    try:
+        tokens = json.loads(path.read_text())
+        if isinstance(tokens, dict) and all("sha256" in t for t in tokens.values()):
+            return tokens
+    except (ValueError, TypeError):
+        pass
+    raise ConsoleAuthError(
+        f"{path} is not a console token file; delete it and issue every approver a new token "
+        "with 'barecount console token NAME'"
+    )
 
 
 def issue_token(home: Path, name: str, manifests: ManifestSet) -> str:

@@ -7,7 +7,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from barecount.errors import ConsoleConfigError
+from barecount.errors import SettingsError
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -50,7 +50,7 @@ def console_options() -> ConsoleOptions:
     """The options the environment sets, checked; a bad value is one readable error.
 
     Raises:
-        ConsoleConfigError: a ``BARECOUNT_CONSOLE_*`` variable holds a value that cannot be used.
+        SettingsError: a ``BARECOUNT_CONSOLE_*`` variable holds a value that cannot be used.
     """
     values: dict[str, object] = {}
     name = "BARECOUNT_CONSOLE_PUBLIC"
@@ -65,7 +65,7 @@ def console_options() -> ConsoleOptions:
         return ConsoleOptions(**values)
     except (ValidationError, ValueError) as exc:
         reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-        raise ConsoleConfigError(
+        raise SettingsError(
             f"{name}={raw!r} cannot be used: {reason} "
             "(BARECOUNT_CONSOLE_PUBLIC takes true or false; "
             "BARECOUNT_CONSOLE_SESSION_EXPIRY a duration from 1s to 30d, e.g. 12h)"

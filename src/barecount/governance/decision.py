@@ -34,6 +34,7 @@ class Verdict:
     accepted: bool
     reason: str  # "accepted", "accepted as unsigned: <why>", or why it does not count
     signed: bool = False  # the signature verified against the approver's public key
+    public_key: str | None = None  # the key it verified with, when signed
 
 
 def authorize(
@@ -70,7 +71,7 @@ def authorize(
     if decision.decision == "reject" and not decision.reason.strip():
         return Verdict(False, "a rejection needs a reason", signed)
     if unsigned is None:
-        return Verdict(True, "accepted", True)
+        return Verdict(True, "accepted", True, approver.public_key)
     if team.spec.require_signed_approvals:
         return Verdict(False, unsigned)
     if decision.signature:  # opted out: it counts, but is never recorded as signed

@@ -24,6 +24,15 @@ class Review:
     signed: bool  # True only when the signature verified with the approver's key
     hold_status: HoldStatus | None = None  # the hold's next status when accepted
     new_version: str | None = None  # an approval: the contract version it registers
+    signature: str = ""  # the signature it was accepted with (signed decisions only)
+    public_key: str | None = None  # the approver's key the signature verified with
+
+    @property
+    def verified_signature(self) -> tuple[str, str] | None:
+        """(signature, public key) of a decision accepted as signed, for the ledger."""
+        if self.signed and self.signature and self.public_key:
+            return self.signature, self.public_key
+        return None
 
     @property
     def approved(self) -> bool:
@@ -50,6 +59,8 @@ def review(
         "reason": answer.reason,
         "signed": verdict.signed,
     }
+    if verdict.signed:
+        base |= {"signature": answer.signature, "public_key": verdict.public_key}
     if not verdict.accepted:
         return Review(accepted=False, verdict=verdict.reason, **base)
     if answer.decision == "reject":

@@ -80,6 +80,17 @@ def load_key_file(path: Path) -> Ed25519PrivateKey:
     return key
 
 
+def key_fingerprint(public_key: str) -> str:
+    """'sha256:' and the hex digest of a public key's raw bytes: names a key in evidence."""
+    import hashlib
+
+    try:
+        raw = base64.b64decode(public_key.removeprefix("ed25519:"), validate=True)
+    except ValueError:
+        raw = public_key.encode()
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
 def sign(key: Ed25519PrivateKey, message: bytes) -> str:
     return base64.b64encode(key.sign(message)).decode()
 

@@ -1,13 +1,14 @@
 """Ledger cells read back raw and checked against their column's type.
 
 SQLite keeps any value in any column, so a hand-edited cell can hold text where a date,
-a number or JSON belongs. Loading such a row raises deep inside SQLAlchemy; ``verify`` asks
-this module instead which row and column are malformed, and says so.
+a number or JSON belongs. Loading such a row raises deep inside SQLAlchemy, or (a boolean
+column reads 'garbage' as True) loads a value that still hashes right. ``verify`` reads the
+cells as stored first and names the first row, table and column whose value does not fit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,11 +25,13 @@ from barecount.manifest.limits import shown
 
 # what SQLAlchemy raises while turning a stored value into a Python one
 LOAD_ERRORS = (ValueError, TypeError, OverflowError, UnicodeError)
+Check = Callable[[Any], bool]
 
 
 @dataclass(frozen=True)
 class BadCell:
-    """A cell whose stored value does not fit its column."""
+    """A cell whose stored value does not fit its column (``row_id`` None: a whole table
+    could not be read, and ``problem`` says why)."""
 
     table: str
     row_id: Any
@@ -39,71 +42,89 @@ class BadCell:
         return f"row {self.row_id} in {self.table} has a malformed {self.column}: {self.problem}"
 
 
-def cell_problem(column: SqlColumn, raw: Any, dialect: Dialect) -> str | None:
-    """What is wrong with ``raw``, as the database returned it for ``column``; None if fine."""
-    if raw is None:
-        return None if column.nullable else "it is empty (NULL)"
+def _is_bool(raw: Any) -> bool:
+    return type(raw) in (bool, int) and raw in (0, 1)
+
+
+def _is_int(raw: Any) -> bool:
+    return type(raw) is int
+
+
+def _is_number(raw: Any) -> bool:
+    return type(raw) in (int, float)
+
+
+def _is_text(raw: Any) -> bool:
+    return type(raw) is str
+
+
+def _loads_as(column: SqlColumn, dialect: Dialect, want: type) -> Check:
+    """Whether SQLAlchemy turns a stored value into a ``want`` (the way it loads the row)."""
+    process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+
+    def check(raw: Any) -> bool:
+        try:
+            value = process(raw) if process is not None else raw
+        except LOAD_ERRORS:
+            return False
+        return isinstance(value, want)
+
+    return check
+
+
+def column_check(column: SqlColumn, dialect: Dialect) -> tuple[Check, str] | None:
+    """How to tell a stored value of ``column`` fits, and what it should be; None: anything."""
     kind = column.type
     if isinstance(kind, TypeDecorator):  # SQLModel's AutoString, UTCDateTime
         kind = kind.impl_instance
     if isinstance(kind, Boolean):
-        ok, expected = type(raw) in (bool, int) and raw in (0, 1), "a boolean (0 or 1)"
-    elif isinstance(kind, Integer):
-        ok, expected = type(raw) is int, "an integer"
-    elif isinstance(kind, Float | Numeric):
-        ok, expected = isinstance(raw, int | float) and not isinstance(raw, bool), "a number"
-    elif isinstance(kind, DateTime | JSON):
-        expected = "a date and time" if isinstance(kind, DateTime) else "JSON"
-        ok = _loads(column.type, isinstance(kind, DateTime), raw, dialect)
-    elif isinstance(kind, String):
-        ok, expected = isinstance(raw, str), "text"
-    else:
-        return None
-    return None if ok else f"{shown(raw)} is not {expected}"
-
-
-def _loads(kind: Any, is_datetime: bool, raw: Any, dialect: Dialect) -> bool:
-    """Whether SQLAlchemy turns ``raw`` into a value of ``kind`` (a datetime if it is one)."""
-    process = kind.dialect_impl(dialect).result_processor(dialect, None)
-    try:
-        value = process(raw) if process is not None else raw
-    except LOAD_ERRORS:
-        return False
-    return not is_datetime or isinstance(value, datetime)
-
-
-def _raw_rows(session: Session, table: type[Chained], *, below: int | None, row_id: Any = None):
-    """The table's rows as stored: every column without SQLAlchemy's conversion, by id."""
-    columns = list(table.__table__.columns)
-    query = select(*(type_coerce(c, NullType()).label(c.name) for c in columns))
-    id_column = table.__table__.c.id
-    if row_id is not None:
-        query = query.where(id_column == row_id)
-    elif below is not None:
-        query = query.where(id_column < below)
-    result = session.execute(query.order_by(id_column).execution_options(yield_per=500))
-    for raw in result:
-        yield columns, raw
+        return _is_bool, "a boolean (0 or 1)"
+    if isinstance(kind, Integer):
+        return _is_int, "an integer"
+    if isinstance(kind, Float | Numeric):
+        return _is_number, "a number"
+    if isinstance(kind, DateTime):
+        return _loads_as(column, dialect, datetime), "a date and time"
+    if isinstance(kind, JSON):
+        return _loads_as(column, dialect, object), "JSON"
+    if isinstance(kind, String):
+        return _is_text, "text"
+    return None
 
 
 def bad_cells(
-    session: Session, table: type[Chained], *, below: int | None = None, row_id: Any = None
+    session: Session, table: type[Chained], *, below: int | None = None
 ) -> Iterator[BadCell]:
-    """The malformed cells of ``table`` (of one row, or of the rows below an id), by id."""
+    """The malformed cells of ``table`` (in the rows below the id ``below``), by row id.
+
+    Only on SQLite: PostgreSQL keeps every column to its type.
+    """
     dialect = session.get_bind().dialect
-    if dialect.name != "sqlite":  # PostgreSQL keeps every column to its type
+    if dialect.name != "sqlite":
         return
-    name = table.__tablename__
-    for columns, raw in _raw_rows(session, table, below=below, row_id=row_id):
-        for column, value in zip(columns, raw, strict=True):
-            problem = cell_problem(column, value, dialect)
-            if problem is not None:
-                row_id = raw._mapping["id"]
-                yield BadCell(table=name, row_id=row_id, column=column.name, problem=problem)
+    columns = list(table.__table__.columns)
+    checks = [(c.name, c.nullable, column_check(c, dialect)) for c in columns]
+    query = select(*(type_coerce(c, NullType()).label(c.name) for c in columns))
+    id_column = table.__table__.c.id
+    if below is not None:
+        query = query.where(id_column < below)
+    query = query.order_by(id_column).execution_options(yield_per=1000)
+    for raw in session.execute(query):
+        for (name, nullable, check), value in zip(checks, raw, strict=True):
+            if value is None:
+                fits, expected = nullable, "empty (NULL)"
+            elif check is None:
+                continue
+            else:
+                fits, expected = check[0](value), check[1]
+            if not fits:
+                problem = f"{shown(value)} is not {expected}" if value is not None else expected
+                yield BadCell(table.__tablename__, raw._mapping["id"], name, problem)
 
 
 def first_bad_cell(
-    session: Session, table: type[Chained], *, below: int | None = None
+    session: Session, tables: list[type[Chained]], *, below: int | None = None
 ) -> BadCell | None:
-    """The malformed cell with the lowest row id in ``table`` (below ``below``), if any."""
-    return next(bad_cells(session, table, below=below), None)
+    """The malformed cell with the lowest row id in ``tables`` (below ``below``), if any."""
+    found = [bad for t in tables if (bad := next(bad_cells(session, t, below=below), None))]
+    return min(found, key=lambda bad: bad.row_id, default=None)

@@ -23,6 +23,7 @@ from barecount.governance.registry import NewVersion, is_new, manifest_version, 
 from barecount.ledger import governance_store, store
 from barecount.ledger.chain import Verification, append, lock_chain, verify
 from barecount.ledger.engine import open_engine, reason, redact_url
+from barecount.ledger.evidence_models import signature_row
 from barecount.ledger.models import (
     Chained,
     ContractVersion,
@@ -142,8 +143,16 @@ class Ledger:
                 session=session, check=check, status=status, detail=detail
             )
 
-    def record_decision(self, *, decision: Decision) -> Decision:
-        return self.append(row=decision)
+    def record_decision(
+        self, *, decision: Decision, signed: tuple[str, str] | None = None
+    ) -> Decision:
+        """Append a decision; ``signed`` (signature, public key) adds the signature it was
+        accepted with, in the same transaction, for the evidence chain to verify again."""
+        with self.session() as session:
+            row = append(session, decision)
+            if signed is not None:
+                append(session, signature_row(row, *signed))
+            return row
 
     def register_contract_version(
         self,

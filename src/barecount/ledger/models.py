@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field
 
 from barecount.ledger.base import Chained, ChainHead
+from barecount.ledger.evidence_models import DecisionSignature, LineageEmission
 from barecount.ledger.governance_models import (
     BlockedRun,
     ContractVersion,
@@ -195,6 +196,8 @@ CHAINED_TABLES: list[type[Chained]] = [
     HoldWaiter,
     BlockedRun,
     RequeuedRun,
+    DecisionSignature,
+    LineageEmission,
 ]
 
 
@@ -209,10 +212,12 @@ __all__ = [
     "Chained",
     "ContractVersion",
     "Decision",
+    "DecisionSignature",
     "GateCheck",
     "HoldEvent",
     "HoldWaiter",
     "KpiVersion",
+    "LineageEmission",
     "PipelineRun",
     "Publication",
     "RequeuedRun",

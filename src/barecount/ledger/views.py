@@ -138,6 +138,15 @@ class EvidenceView:
     versions: list[KpiVersion] = field(default_factory=list)  # the partition's KPI versions
 
 
+def _latest_holds(session: Session, check_ids: list[int]) -> dict[int, HoldEvent]:
+    """Each check's latest hold event (its status), for these checks only."""
+    found: dict[int, HoldEvent] = {}
+    if check_ids:
+        query = select(HoldEvent).where(HoldEvent.check_id.in_(check_ids)).order_by(HoldEvent.id)
+        found = {event.check_id: event for event in session.execute(query).scalars()}
+    return found
+
+
 def evidence_view(*, session: Session, token: str) -> EvidenceView:
     """Raises UnknownTokenError for a token the ledger has never seen."""
     found = evidence(session=session, token=token)
@@ -151,15 +160,16 @@ def evidence_view(*, session: Session, token: str) -> EvidenceView:
             row = find_version(session=session, contract=contract, version=str(version))
             if row is not None:
                 contracts.append(row)
-    latest = {c.id: e for c, e in hold_statuses(session=session)}
     query = select(GateCheck).where(GateCheck.token == token).order_by(GateCheck.id)
+    found_checks = list(session.execute(query).scalars())
+    latest = _latest_holds(session, [c.id for c in found_checks])  # of these checks only
     checks = [
         CheckEvidence(
             check=check,
             status=latest[check.id].status if check.id in latest else None,
             decisions=decisions_for(session=session, check_id=check.id),
         )
-        for check in session.execute(query).scalars()
+        for check in found_checks
     ]
     # a version approved during this token's run is part of its chain too
     for item in checks:

@@ -10,6 +10,7 @@ from barecount.errors import is_transient
 from barecount.ledger import get_ledger
 from barecount.ledger.chain import now
 from barecount.ledger.models import PipelineRun, StageAttempt
+from barecount.lineage.live import attempt_recorded
 from barecount.manifest.models import StageSpec
 from barecount.runtime.stage import StageResult
 from barecount.status import StageState
@@ -61,6 +62,13 @@ def lineage(
         tags["output_fingerprint"] = result.fingerprint
         if result.schema_ is not None:
             tags["schema_fingerprint"] = result.schema_.fingerprint
+        # what it read and wrote, for the evidence chain and OpenLineage (barecount.lineage)
+        if result.sources:
+            tags["sources"] = [s.model_dump() for s in result.sources]
+        if result.tables:
+            tags["tables"] = dict(sorted(result.tables.items()))
+        if result.kpis:
+            tags["kpis"] = sorted(result.kpis)
     return tags
 
 
@@ -106,4 +114,18 @@ def record_stage_attempt(
         lineage=lineage(ref=ref, stage=stage, upstream=upstream, result=result)
         | ({"ran_on": ran_on} if ran_on else {}),
     )
-    return get_ledger().record_attempt(attempt=row)
+    ledger = get_ledger()
+    recorded = ledger.record_attempt(attempt=row)
+    attempt_recorded(ledger, recorded, manifests=manifests_folder())  # OpenLineage, if set up
+    return recorded
+
+
+def manifests_folder() -> str | None:
+    """The manifests folder the current flow run was given, if any (lineage names owners
+    and partition calendars from it; the settings' folder otherwise)."""
+    try:
+        from prefect.runtime import flow_run
+
+        return (flow_run.parameters or {}).get("manifests")
+    except Exception:  # outside a flow run, or its parameters cannot be read
+        return None

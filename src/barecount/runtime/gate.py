@@ -150,7 +150,9 @@ def record_check(
 
 def record_review(ctx: GateContext, check: GateCheck, verdict: Review) -> Decision:
     """Append a decision on a hold, accepted or refused, with why."""
-    return ctx.ledger.record_decision(decision=decision_row(check, verdict))
+    return ctx.ledger.record_decision(
+        decision=decision_row(check, verdict), signed=verdict.verified_signature
+    )
 
 
 def decision_row(check: GateCheck, verdict: Review) -> Decision:

@@ -88,7 +88,9 @@ def decide_orphan(
         version_in_force=check.contract_version,
         breaking=check.classification == "breaking",
     )
-    decision = ledger.record_decision(decision=decision_row(check, verdict))
+    decision = ledger.record_decision(
+        decision=decision_row(check, verdict), signed=verdict.verified_signature
+    )
     if not verdict.accepted:
         return decision
     _stop_flow_run(check, verdict)

@@ -34,7 +34,12 @@ def contract_names(pipeline: Pipeline) -> list[str]:
 
 @lru_cache(maxsize=256)
 def module_digest(module: str) -> str:
-    """sha256 of a module's source file: editing stage code gives runs a new token."""
+    """sha256 of a stage module's source: editing stage code gives runs a new token.
+
+    A package (``barecount.examples.finance:ingest_invoices`` re-exports from its modules)
+    is digested whole: every ``.py`` file under it, by relative path, so an edit to the
+    module that defines the function counts, not only one to ``__init__.py``.
+    """
     spec = importlib.util.find_spec(module)
     origin = spec.origin if spec is not None else None
     if origin is None or not Path(origin).is_file():
@@ -42,7 +47,15 @@ def module_digest(module: str) -> str:
             f"cannot read the source of stage module {module!r} to version its code; give the "
             "stage a 'code_version' in its manifest"
         )
-    return "sha256:" + hashlib.sha256(Path(origin).read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    if spec.submodule_search_locations:
+        root = Path(origin).parent
+        for path in sorted(root.rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    else:
+        digest.update(Path(origin).read_bytes())
+    return "sha256:" + digest.hexdigest()
 
 
 def code_versions(pipeline: Pipeline) -> dict[str, str]:

@@ -10,6 +10,7 @@ from prefect.events import emit_event
 
 from barecount import names as events
 from barecount.ledger import Ledger
+from barecount.runtime.chain_artifact import short_chain
 from barecount.status import RunStatus, StageState
 
 
@@ -67,10 +68,18 @@ def write_artifacts(summary: dict[str, Any], *, ledger: Ledger, console: str) ->
         f"- contracts: {', '.join(f'{k}@{v}' for k, v in summary['contracts'].items()) or '-'}\n"
         f"- ledger run id: {summary['run_id']}\n"
         f"- evidence chain: [{console}/evidence/{summary['token']}]"
-        f"({console}/evidence/{summary['token']})\n\n"
-        "| KPI | value |\n|---|---|\n"
+        f"({console}/evidence/{summary['token']})\n"
+        f"- evidence, verified: `barecount evidence --token {summary['token']}`"
+        + "".join(
+            f"; `barecount evidence {kpi} --partition {summary['partition']} "
+            f"--pipeline {summary['pipeline']}`"
+            for kpi in summary["kpis"]
+        )
+        + "\n\n| KPI | value |\n|---|---|\n"
         f"{kpi_lines}\n"
     )
+    if summary["status"] in (RunStatus.PUBLISHED, RunStatus.RESTATED):
+        markdown += "\n" + short_chain(ledger, token=summary["token"])
     create_markdown_artifact(
         key=f"{base}-summary", markdown=markdown, description="BareCount run summary"
     )

@@ -44,7 +44,7 @@ def runner_spec(spec: TaskRunnerSpec, environ: Mapping[str, str] | None = None) 
         TaskRunnerError: an override that is not a usable task runner, said in one line.
     """
     environ = os.environ if environ is None else environ
-    kind, address = _env(environ, ENV_TYPE), _env(environ, ENV_ADDRESS)
+    kind, address = (_env(environ, ENV_TYPE) or "").lower() or None, _env(environ, ENV_ADDRESS)
     workers = _env(environ, ENV_WORKERS)
     if kind is None and address is None and workers is None:
         return spec

@@ -26,6 +26,32 @@ if TYPE_CHECKING:
 # public SDK, which every barecount module loads, and barecount.manifest must not load it.
 
 
+class SourceFile(BaseModel):
+    """A landed source file, fingerprinted by the stage that read it (``fingerprint_file``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(description="Where it landed, relative to the landing folder if inside it.")
+    size: int = Field(description="Size in bytes.")
+    sha256: str = Field(description="'sha256:' and the hex digest of its bytes.")
+
+
+def fingerprint_file(path: Path | str, *, root: Path | None = None) -> SourceFile:
+    """Path, size and sha256 of a landed file, for ``StageResult(sources=[...])``: the ledger
+    keeps them with the attempt, the first link of a KPI's chain of evidence."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    shown = path
+    if root is not None and path.absolute().is_relative_to(Path(root).absolute()):
+        shown = path.absolute().relative_to(Path(root).absolute())
+    return SourceFile(
+        path=shown.as_posix(), size=path.stat().st_size, sha256=f"sha256:{digest.hexdigest()}"
+    )
+
+
 class StageResult(BaseModel):
     """What a stage produced. Persisted by Prefect and recorded in the ledger."""
 
@@ -43,6 +69,11 @@ class StageResult(BaseModel):
     )
     metadata: dict[str, Any] = Field(
         default_factory=dict, description="Anything else worth keeping."
+    )
+    sources: list[SourceFile] = Field(
+        default_factory=list,
+        description="Source files read (ingestion stages): path, size and sha256 "
+        "(``fingerprint_file``), recorded in the ledger.",
     )
 
     @property

@@ -25,6 +25,7 @@ from barecount import (
     StageResult,
     TerminalError,
     TransientError,
+    fingerprint_file,
     fingerprint_query,
     fingerprint_rows,
 )
@@ -155,6 +156,7 @@ def ingest_invoices(ctx: StageContext) -> StageResult:
         fingerprint=fingerprint,
         schema=ExtractedSchema(object="invoices", columns=_infer_columns(header, rows)),
         metadata={"source_file": source_file},
+        sources=[fingerprint_file(path, root=ctx.landing)],  # the chain of evidence starts here
     )
 
 
