@@ -23,7 +23,7 @@ def cluster_kwargs(workers: int) -> dict[str, Any]:
         "n_workers": workers,
         "processes": True,
         "host": "127.0.0.1",
-        "dashboard_address": None,
+        "dashboard_address": "127.0.0.1:0",
     }
 
 
@@ -70,4 +70,5 @@ def plain_on_dask(flow: Any, **runner: Any) -> Any:
     """A plain Prefect flow on a DaskTaskRunner(**runner), Prefect's way."""
     from prefect_dask import DaskTaskRunner
 
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # as governed runs set it
     return flow.with_options(task_runner=DaskTaskRunner(**runner))

@@ -377,9 +377,9 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from barecount.ledger import get_ledger
+    from barecount.local_server import server_pid
     from barecount.manifest import load_manifests
     from barecount.manifest.partitions import partition_range
-    from barecount.local_server import server_pid
     from barecount.prefect_api import start_local_server, use_api
     from barecount.runtime.flows import governed_backfill
     from barecount.settings import get_settings

@@ -36,7 +36,7 @@ WAREHOUSE_DRIVERS = {
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _HOST = re.compile(r"[A-Za-z0-9._:-]{1,253}")  # a host name, IPv4 or IPv6 address
 _BLOCK_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")  # Prefect block document names
-SHOWN = 60  # characters of a bad value quoted in a message
+SHOWN = 200  # characters of a bad value quoted in a message (paths stay whole)
 
 
 class Settings(BaseModel):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from barecount.alerts.policy import Ended, notices_for
-from barecount.manifest.models import Pipeline, Team
+from barecount.manifest.models import Pipeline
+from barecount.manifest.team import Team
 
 TEAM = Team.model_validate(
     {

@@ -154,19 +154,21 @@ SETTINGS_CASES = [
 
 @pytest.mark.parametrize(("env", "fragment"), SETTINGS_CASES)
 def test_bad_settings_stop_a_run_in_one_line_naming_the_variable(
-    sandbox: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], fragment: str
+    sandbox: Path, tmp_path: Path, monkeypatch, env: dict[str, str], fragment: str
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    before = files_under(sandbox.parent)
+    before = files_under(tmp_path)
     line = one_error_line(barecount("run", "finance-kpi", "-p", DAY), 2, fragment)
     assert "hunter2" not in line  # a URL may carry a password
-    assert files_under(sandbox.parent) == before  # no ledger, no server, no run
+    assert files_under(tmp_path) == before  # no ledger, no server, no run
 
 
 def test_a_home_that_is_a_file_is_named(sandbox: Path, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("BARECOUNT_HOME", "/etc/hostname")
-    one_error_line(barecount("runs"), 2, "BARECOUNT_HOME='/etc/hostname' is a file, not a folder")
+    home = tmp_path / "home.txt"
+    home.write_text("")
+    monkeypatch.setenv("BARECOUNT_HOME", str(home))
+    one_error_line(barecount("runs"), 2, f"BARECOUNT_HOME='{home}' is a file, not a folder")
 
 
 # --- item 7: names are names ------------------------------------------------------------

@@ -60,6 +60,17 @@ def assert_rows_are_the_ledgers(chain: dict) -> None:
             assert row.hash == item["hash"]
 
 
+def summary_artifact(flow_run_id: str, key: str) -> str:
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return next(a.data for a in found if a.key == key)
+
+
 @pytest.fixture
 def seed(manifests: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The shipped manifests (signed approvals, demo keys), with a flaky 'erp-ready' stage
@@ -204,11 +215,29 @@ def test_the_seed_story_reads_back_as_one_verified_chain(seed: Path, home: Path)
 
     code, out, err = cli("evidence", "revenue_daily", "--partition", partition)
     assert code == 0, err
+    tree = " ".join(out.split())  # the tree wraps long lines
+    assert f"revenue_daily = {entry['value']} (version 1, in force)" in tree
     assert (
-        "approve by alice (accepted, signed, verified now, key sha256:"
-        in out.replace("\n", " ").replace("  ", " ")
-        or "verified now" in out
+        f"approve by alice (accepted, signed, verified now, key {signature['key_fingerprint']}"
+        in tree
     )
+    assert f"source erp.invoices/{landed.name}: {landed.stat().st_size} bytes, {digest}" in tree
+    # the Prefect UI: the published run's summary links the commands and shows the chain
+    markdown = summary_artifact(check.flow_run_id, f"finance-kpi-{partition}-summary")
+    assert f"`barecount evidence --token {token}`" in markdown
+    assert (
+        f"`barecount evidence revenue_daily --partition {partition} --pipeline finance-kpi`"
+        in markdown
+    )
+    assert f"/evidence/{token}" in markdown  # the console's page
+    assert "## Chain of evidence" in markdown and "rows, every row verified" in markdown
+    assert "- <- gate ingest-invoices: invoices@1.0.0 hold" in markdown
+    assert "approve by alice (accepted, signed, verified)" in markdown
+    assert (
+        f"- <- source erp.invoices/{landed.name} ({landed.stat().st_size} bytes, {digest})"
+        in markdown
+    )
+
     code, out, err = cli("evidence", "--token", token, "--format", "openlineage")
     assert code == 0, err
     events = [json.loads(line) for line in out.splitlines()]

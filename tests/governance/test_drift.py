@@ -16,7 +16,7 @@ from barecount.governance.signing import (
     sign,
     verify_signature,
 )
-from barecount.manifest.models import Team
+from barecount.manifest.team import Team
 
 
 def schema(*columns: tuple[str, str, bool]) -> ExtractedSchema:

@@ -7,7 +7,7 @@ from pathlib import Path
 from barecount.governance.decision import DecisionInput
 from barecount.governance.review import auto_review, review
 from barecount.governance.signing import approval_message, generate_key, load_private_key, sign
-from barecount.manifest.models import Team
+from barecount.manifest.team import Team
 from barecount.status import HoldStatus
 
 

@@ -19,7 +19,7 @@ from barecount.governance.demokeys import DEMO_APPROVERS
 from barecount.governance.signing import generate_key, key_path, load_key_file, public_key_line
 from barecount.ledger import get_ledger
 from barecount.manifest import load_manifests
-from barecount.manifest.models import TeamSpec
+from barecount.manifest.team import TeamSpec
 
 REPO = Path(__file__).resolve().parents[2]
 TEAM = "teams/finance-data.yaml"

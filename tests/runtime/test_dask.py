@@ -80,7 +80,7 @@ def test_single_run_goes_to_the_scheduler_address_given_in_the_environment(
     finance(manifests)  # the manifest says nothing: threads, overridden for this run
     # started after the home fixture set BARECOUNT_*: the worker inherits this test's ledger
     with LocalCluster(
-        n_workers=1, processes=True, host="127.0.0.1", dashboard_address=None
+        n_workers=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
     ) as cluster:
         monkeypatch.setenv("BARECOUNT_DASK_ADDRESS", cluster.scheduler_address)
         (worker,) = cluster.scheduler_info["workers"]

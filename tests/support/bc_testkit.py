@@ -54,8 +54,9 @@ def write_contract(root: Path, name: str, columns: list[tuple[str, str, bool]], 
 def require_signed_approvals(
     manifests: Path, approvers: tuple[str, ...] = ("alice", "bob")
 ) -> Path:
-    """Give the approvers keys, list them on finance-data with their public keys, require
-    signed decisions, and shorten finance-kpi's approval timeout to 300 s."""
+    """Give the approvers fresh keys ('keys generate', not the published demo keys), list
+    them on finance-data with their public keys, require signed decisions (the default),
+    and shorten finance-kpi's approval timeout to 300 s."""
     from barecount.cli.main import main
     from barecount.governance.signing import load_private_key, public_key_line
     from barecount.settings import get_settings

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from barecount.manifest.models import Pipeline, Team
+from barecount.manifest.models import Pipeline
+from barecount.manifest.team import Team
 from barecount.status import FAILED, SUCCEEDED, RunStatus
 
 

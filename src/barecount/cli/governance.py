@@ -64,12 +64,20 @@ def pending(
     from barecount.ledger import get_ledger
     from barecount.prefect_api import resolve_api_url, use_api
     from barecount.runtime.orphans import is_orphaned
+    from barecount.runtime.suspend import is_suspended, sweep
 
     settings = get_settings()
     ledger = get_ledger(settings)
-    holds = ledger.pending_holds()
     with use_api(resolve_api_url(settings)):
+        sweep(ledger, None)  # suspended holds whose run expired are timed out, not pending
+        holds = ledger.pending_holds()
         orphaned = {check.id: is_orphaned(ledger, check) for check, _ in holds}
+    waiting = {
+        check.id: "orphaned"
+        if orphaned[check.id]
+        else ("suspended" if is_suspended(ledger, check) else "paused")
+        for check, _ in holds
+    }
     rows = [
         {
             "hold": check.id,
@@ -78,7 +86,7 @@ def pending(
             "pipeline": check.pipeline,
             "partition": check.partition,
             "contract": f"{check.contract}@{check.contract_version}",
-            "waiting": "orphaned" if orphaned[check.id] else "paused",
+            "waiting": waiting[check.id],
             "drift": event.detail,
             "waiting_since": event.recorded_at.isoformat(timespec="seconds"),
         }

@@ -53,7 +53,7 @@ def _settings_first() -> None:
 
 def usage_line(exc: click_exceptions.ClickException) -> str:
     """Click's usage error as one line, with where to read more."""
-    message = " ".join(exc.format_message().split())
+    message = " ".join(exc.format_message().splitlines())
     ctx = getattr(exc, "ctx", None)
     return f"{message} (see '{ctx.command_path} --help')" if ctx is not None else message
 

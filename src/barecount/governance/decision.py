@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from barecount.governance.signing import approval_message, verify_signature
-from barecount.manifest.models import Approver, Team
+from barecount.manifest.team import Approver, Team
 
 
 class DecisionInput(BaseModel):
@@ -22,8 +22,9 @@ class DecisionInput(BaseModel):
     reason: str = Field(default="", description="Why; kept in the Evidence Ledger.")
     signature: str = Field(
         default="",
-        description="Ed25519 signature (base64) when the team requires signed approvals; "
-        "'barecount approve' fills it in.",
+        description="Ed25519 signature (base64) by your key of this run, contract, schema and "
+        "decision; 'barecount approve' fills it in. A decision without one that verifies is "
+        "refused (recorded as unsigned where the team opted out of signatures).",
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from barecount.governance.contracts import next_version
 from barecount.governance.decision import DecisionInput, authorize
-from barecount.manifest.models import Team
+from barecount.manifest.team import Team
 from barecount.status import HoldStatus
 
 AUTO_APPROVER = "auto"

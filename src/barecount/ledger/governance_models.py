@@ -70,6 +70,20 @@ class HoldWaiter(Chained, table=True):
     pid: int
 
 
+class HoldSuspension(Chained, table=True):
+    """A held run leaving its worker (suspended: nothing waits in a process) or picked up
+    again once a decision arrived (resumed); ``pause_key`` is Prefect's suspend key."""
+
+    __tablename__ = "hold_suspension"
+
+    check_id: int = Field(index=True)
+    run_id: int = Field(index=True)
+    token: str = Field(max_length=128)
+    flow_run_id: str = Field(index=True, max_length=64)
+    action: str = Field(max_length=20)  # suspended | resumed
+    pause_key: str = Field(max_length=128)
+
+
 class BlockedRun(Chained, table=True):
     """A run refused at its gate because another run's drift on the contract was held."""
 

@@ -21,6 +21,7 @@ from barecount.ledger.governance_models import (
     Decision,
     GateCheck,
     HoldEvent,
+    HoldSuspension,
     HoldWaiter,
     RequeuedRun,
 )
@@ -194,6 +195,7 @@ CHAINED_TABLES: list[type[Chained]] = [
     Alert,
     KpiVersion,
     HoldWaiter,
+    HoldSuspension,
     BlockedRun,
     RequeuedRun,
     DecisionSignature,
@@ -215,6 +217,7 @@ __all__ = [
     "DecisionSignature",
     "GateCheck",
     "HoldEvent",
+    "HoldSuspension",
     "HoldWaiter",
     "KpiVersion",
     "LineageEmission",

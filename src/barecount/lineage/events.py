@@ -152,16 +152,17 @@ def attempt_events(naming: Naming, rows: RunRows, attempt: StageAttempt) -> list
     job = _job(naming, rows.run.pipeline, attempt.stage)
     inputs = _inputs(naming, rows, attempt)
     outputs = _outputs(naming, rows, attempt)
+    facets = _run_facets(naming, rows, attempt)
     start = RunEvent(
         eventType=RunState.START,
         eventTime=when(attempt.started_at),
-        run=Run(runId=run_id, facets=_run_facets(naming, rows, attempt)),
+        run=Run(runId=run_id, facets=facets),
         job=job,
         inputs=inputs,
         outputs=outputs,
         producer=P,
     )
-    facets = _run_facets(naming, rows, attempt)
+    facets = dict(facets)  # the same facets, and the error of a failed attempt
     if attempt.state in SUCCEEDED:
         state = RunState.COMPLETE
     else:

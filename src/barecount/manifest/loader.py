@@ -10,10 +10,11 @@ from pydantic import ValidationError
 from barecount.errors import ManifestError
 from barecount.manifest.errors import problems_from_validation
 from barecount.manifest.limits import capped, shown
-from barecount.manifest.models import API_VERSION, Pipeline, Team
+from barecount.manifest.models import API_VERSION, Pipeline
 from barecount.manifest.odcs import contract_problems
 from barecount.manifest.project import Loaded, ManifestSet
 from barecount.manifest.suggest import did_you_mean
+from barecount.manifest.team import Team
 from barecount.manifest.validate import cross_check
 from barecount.manifest.yamlsource import Document, YamlProblem, read_documents
 

@@ -9,8 +9,9 @@ from typing import Any
 from open_data_contract_standard.model import OpenDataContractStandard
 
 from barecount.errors import UnknownPipelineError
-from barecount.manifest.models import Pipeline, Team
+from barecount.manifest.models import Pipeline
 from barecount.manifest.suggest import did_you_mean
+from barecount.manifest.team import Team
 from barecount.manifest.yamlsource import Document
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from barecount.manifest.models import Pipeline, Team
+from barecount.manifest.models import Pipeline
 from barecount.manifest.projectconfig import ProjectConfig
+from barecount.manifest.team import Team
 
 SCHEMA_DIR = Path("schemas")
 MODELS = {"pipeline": Pipeline, "team": Team, "project": ProjectConfig}  # project: barecount.yaml

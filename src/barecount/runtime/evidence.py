@@ -10,7 +10,7 @@ from barecount.errors import is_transient
 from barecount.ledger import get_ledger
 from barecount.ledger.chain import now
 from barecount.ledger.models import PipelineRun, StageAttempt
-from barecount.lineage.live import attempt_recorded
+from barecount.lineage.emit import configured as lineage_configured
 from barecount.manifest.models import StageSpec
 from barecount.runtime.stage import StageResult
 from barecount.status import StageState
@@ -116,7 +116,10 @@ def record_stage_attempt(
     )
     ledger = get_ledger()
     recorded = ledger.record_attempt(attempt=row)
-    attempt_recorded(ledger, recorded, manifests=manifests_folder())  # OpenLineage, if set up
+    if lineage_configured():  # OpenLineage: OPENLINEAGE_URL or an openlineage.yml
+        from barecount.lineage.live import attempt_recorded  # loads openlineage
+
+        attempt_recorded(ledger, recorded, manifests=manifests_folder())
     return recorded
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from prefect import get_run_logger
@@ -40,6 +41,8 @@ class GateContext:
     flow_run_id: str | None
     in_force: dict[str, ContractVersion] = field(default_factory=dict)
     on_drift: str = "pause"  # pause: wait for a decision; hold: record the hold and stop
+    hold_mode: str = "pause"  # how a decision is waited for: pause, or suspend (runtime.suspend)
+    resumed: bool = False  # a suspended run, run again: its own hold is met at the gate
 
     @property
     def versions(self) -> dict[str, str]:
@@ -61,13 +64,13 @@ def check_stage(ctx: GateContext, stage: StageSpec, result: StageResult) -> None
         HeldForGovernance: the drift is held and this run (a backfill) does not wait.
     """
     from barecount.runtime.hold import hold  # the pause loop sits on top of this module
+    from barecount.runtime.suspend import own_pending_hold
 
     name = stage.contract
     if name is None or result.schema_ is None:
         return
     in_force = ctx.in_force[name]
     extracted = result.schema_
-    _refuse_if_held(ctx, stage, in_force, extracted)
     decision = evaluate_contract(
         _schema_of(in_force),
         extracted,
@@ -75,6 +78,11 @@ def check_stage(ctx: GateContext, stage: StageSpec, result: StageResult) -> None
         version=in_force.version,
         auto_approve=str(setting(ctx.manifests.contract(name), "autoApprove", "none")),
     )
+    own = own_pending_hold(ctx.ledger, ctx.run, name) if ctx.resumed else None
+    if own is not None and own.schema_fingerprint == extracted.fingerprint:
+        hold(ctx, own, decision.diff, extracted, resumed=True)  # back from a suspension
+        return
+    _refuse_if_held(ctx, stage, in_force, extracted)
     check = record_check(ctx, stage, in_force, extracted, decision)
     get_run_logger().info("contract gate %s: %s", stage.name, decision.message)
     if decision.outcome == GateOutcome.PASS:
@@ -173,11 +181,20 @@ def decision_row(check: GateCheck, verdict: Review) -> Decision:
 
 
 def approve(
-    ctx: GateContext, check: GateCheck, extracted: ExtractedSchema, verdict: Review, *, source: str
+    ctx: GateContext,
+    check: GateCheck,
+    extracted: ExtractedSchema,
+    verdict: Review,
+    *,
+    source: str,
+    counted: Callable[[], None] | None = None,
 ) -> None:
-    """Record an approval, register the new contract version, and let the run go on."""
+    """Record an approval, register the new contract version, and let the run go on;
+    ``counted`` runs right after the decision is recorded (a suspended run: resumed)."""
     assert verdict.new_version is not None
     record_review(ctx, check, verdict)
+    if counted is not None:
+        counted()
     row = ctx.ledger.register_contract_version(
         version=NewVersion(
             contract=check.contract,

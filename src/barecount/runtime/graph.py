@@ -20,7 +20,7 @@ from prefect.task_runners import TaskRunner
 from barecount.errors import BareCountError, GovernanceError, PipelineFailed, StageFailed
 from barecount.ledger.chain import now
 from barecount.ledger.publish import Restatement
-from barecount.lineage.live import gate_settled
+from barecount.lineage.emit import configured as lineage_configured
 from barecount.manifest.models import Pipeline, StageSpec
 from barecount.runtime.evidence import RunRef, manifests_folder, record_stage_attempt
 from barecount.runtime.gate import GateContext, check_stage
@@ -135,9 +135,12 @@ class Graph:
                 check_stage(job.gate, stage, job.results[name])
             except BareCountError as exc:
                 job.failed[name] = exc
-            gate_settled(
-                job.gate.ledger, run_id=job.ref.run_id, stage=name, manifests=manifests_folder()
-            )
+            if lineage_configured():  # OpenLineage: the gate's OTHER event
+                from barecount.lineage.live import gate_settled  # loads openlineage
+
+                gate_settled(
+                    job.gate.ledger, run_id=job.ref.run_id, stage=name, manifests=manifests_folder()
+                )
         self._submit_ready(job)
 
     def _fill(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Callable
 
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact
@@ -21,9 +22,10 @@ from barecount.governance.drift import SchemaDiff
 from barecount.governance.review import review
 from barecount.governance.schema import ExtractedSchema
 from barecount.ledger.models import GateCheck, HoldWaiter
-from barecount.manifest.models import Team
+from barecount.manifest.team import Team
 from barecount.runtime.gate import GateContext, approve, record_review
 from barecount.runtime.report import artifact_key
+from barecount.runtime.suspend import record_resumed, wait_suspended
 from barecount.status import HoldStatus
 
 
@@ -36,8 +38,56 @@ def hold(
     check: GateCheck,
     diff: SchemaDiff,
     extracted: ExtractedSchema,
+    *,
+    resumed: bool = False,
 ) -> None:
-    """Record the hold, tell people, and wait for a decision (or stop, for a backfill)."""
+    """Record the hold, tell people, and wait for a decision (or stop, for a backfill).
+
+    ``resumed``: a suspended run came back to its own pending hold; it was recorded and
+    announced the first time, so only the decision is read.
+    """
+    if not resumed:
+        _announce(ctx, check, diff)
+    if ctx.on_drift == "hold":
+        raise HeldForGovernance(
+            f"held: drift on {check.contract} awaits governance ({diff.summary()}); run "
+            f"'barecount run {ctx.run.pipeline} -p {ctx.run.partition}' to review it"
+        )
+    if ctx.hold_mode == "suspend":  # the process exits here, and a worker runs it again
+
+        def suspended(form: type[GovernanceDecision], timeout: int) -> DecisionInput:
+            return wait_suspended(ctx.ledger, check, form, timeout)
+
+        _decide(
+            ctx,
+            check,
+            diff,
+            extracted,
+            suspended,
+            counted=lambda: record_resumed(ctx.ledger, check),
+        )
+        return
+    # who waits: a decision finds the hold orphaned once this process is gone
+    ctx.ledger.append(row=HoldWaiter(check_id=check.id, host=socket.gethostname(), pid=os.getpid()))
+    reminder = _hold_reminder(ctx, check)
+
+    def paused(form: type[GovernanceDecision], timeout: int) -> DecisionInput:
+        try:
+            return pause_flow_run(wait_for_input=form, timeout=timeout, poll_interval=1)
+        except FlowPauseTimeout:
+            detail = f"no governance decision within {timeout} s"
+            ctx.ledger.record_hold(check=check, status=HoldStatus.TIMED_OUT, detail=detail)
+            raise GovernanceTimedOut(f"drift on {check.contract} held: {detail}") from None
+
+    try:
+        _decide(ctx, check, diff, extracted, paused)
+    finally:
+        if reminder is not None:
+            reminder.cancel()
+
+
+def _announce(ctx: GateContext, check: GateCheck, diff: SchemaDiff) -> None:
+    """The pending hold in the ledger, the drift artifact, and the contract-drift event."""
     ctx.ledger.record_hold(check=check, status=HoldStatus.PENDING, detail=diff.summary())
     base = artifact_key(ctx.run.pipeline, ctx.run.partition, "drift", check.contract)
     create_markdown_artifact(key=base, markdown=diff.markdown(), description=diff.summary())
@@ -55,19 +105,6 @@ def hold(
             "summary": diff.summary(),
         },
     )
-    if ctx.on_drift == "hold":
-        raise HeldForGovernance(
-            f"held: drift on {check.contract} awaits governance ({diff.summary()}); run "
-            f"'barecount run {ctx.run.pipeline} -p {ctx.run.partition}' to review it"
-        )
-    # who waits: a decision finds the hold orphaned once this process is gone
-    ctx.ledger.append(row=HoldWaiter(check_id=check.id, host=socket.gethostname(), pid=os.getpid()))
-    reminder = _hold_reminder(ctx, check)
-    try:
-        _wait_for_decision(ctx, check, diff, extracted)
-    finally:
-        if reminder is not None:
-            reminder.cancel()
 
 
 def _hold_reminder(ctx: GateContext, check: GateCheck) -> threading.Timer | None:
@@ -91,19 +128,21 @@ def _hold_reminder(ctx: GateContext, check: GateCheck) -> threading.Timer | None
     return timer
 
 
-def _wait_for_decision(
-    ctx: GateContext, check: GateCheck, diff: SchemaDiff, extracted: ExtractedSchema
+def _decide(
+    ctx: GateContext,
+    check: GateCheck,
+    diff: SchemaDiff,
+    extracted: ExtractedSchema,
+    wait: Callable[[type[GovernanceDecision], int], DecisionInput],
+    counted: Callable[[], None] = lambda: None,
 ) -> None:
+    """Wait for decisions until one counts: approve (return) or reject (raise); ``counted``
+    runs once it is recorded."""
     form = GovernanceDecision.with_initial_data(description=form_description(ctx, check, diff))
     timeout = ctx.pipeline.spec.governance.approval_timeout_seconds
     team = ctx.manifests.owning_team_of_contract(check.contract, ctx.pipeline)
     while True:
-        try:
-            answer = pause_flow_run(wait_for_input=form, timeout=timeout, poll_interval=1)
-        except FlowPauseTimeout:
-            detail = f"no governance decision within {timeout} s"
-            ctx.ledger.record_hold(check=check, status=HoldStatus.TIMED_OUT, detail=detail)
-            raise GovernanceTimedOut(f"drift on {check.contract} held: {detail}") from None
+        answer = wait(form, timeout)
         verdict = review(
             answer,
             team=team,
@@ -115,12 +154,13 @@ def _wait_for_decision(
         )
         if not verdict.accepted:
             get_run_logger().warning(
-                "governance decision refused: %s; pausing again", verdict.verdict
+                "governance decision refused: %s; waiting again", verdict.verdict
             )
             record_review(ctx, check, verdict)
             continue
         if verdict.hold_status is HoldStatus.REJECTED:
             record_review(ctx, check, verdict)
+            counted()
             ctx.ledger.record_hold(
                 check=check,
                 status=HoldStatus.REJECTED,
@@ -129,7 +169,7 @@ def _wait_for_decision(
             raise ContractRejected(
                 f"drift on {check.contract} rejected by {verdict.approver}: {verdict.reason}"
             )
-        approve(ctx, check, extracted, verdict, source="approval")
+        approve(ctx, check, extracted, verdict, source="approval", counted=counted)
         return
 
 

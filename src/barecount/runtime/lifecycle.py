@@ -29,6 +29,7 @@ from barecount.runtime.graph import Job, failure_of, run_jobs
 from barecount.runtime.plan import contract_names, plan_run
 from barecount.runtime.publication import publish_kpis
 from barecount.runtime.report import emit_published, write_artifacts
+from barecount.runtime.suspend import hold_mode, resumed_run, sweep
 from barecount.settings import Settings, get_settings
 from barecount.status import RunStatus
 
@@ -107,16 +108,19 @@ def prepare(
         upstream=upstream,
         token=token,
     )
-    run = scope.ledger.start_run(
-        token=plan.token,
-        pipeline=scope.spec.name,
-        partition=plan.partition,
-        manifest_digest=plan.manifest_digest,
-        contract_versions=plan.contract_versions,
-        trigger=trigger,
-        flow_run_id=scope.flow_run_id,
-        backfill_id=backfill_id,
-    )
+    run = resumed_run(scope.ledger, flow_run_id=scope.flow_run_id, token=plan.token)
+    resumed = run is not None  # a suspended run, run again: it goes on under its own row
+    if run is None:
+        run = scope.ledger.start_run(
+            token=plan.token,
+            pipeline=scope.spec.name,
+            partition=plan.partition,
+            manifest_digest=plan.manifest_digest,
+            contract_versions=plan.contract_versions,
+            trigger=trigger,
+            flow_run_id=scope.flow_run_id,
+            backfill_id=backfill_id,
+        )
     gate = GateContext(
         ledger=scope.ledger,
         manifests=scope.manifests,
@@ -125,6 +129,8 @@ def prepare(
         flow_run_id=scope.flow_run_id,
         in_force=in_force,
         on_drift=on_drift,
+        hold_mode=hold_mode(scope.spec) if on_drift == "pause" else "pause",
+        resumed=resumed,
     )
     ref = RunRef.of(run, upstream)
     return Job(
@@ -225,6 +231,15 @@ def report(scope: RunScope, summary: dict[str, Any]) -> None:
         )
 
 
+def housekeeping(scope: RunScope) -> None:
+    """Suspended holds have no process to time them out: each run looks (never failing)."""
+    try:
+        for check in sweep(scope.ledger, scope.manifests):
+            get_run_logger().info("hold %s timed out while suspended", check.id)
+    except Exception:
+        get_run_logger().exception("sweeping suspended holds failed; the run goes on")
+
+
 def run_partition(
     scope: RunScope,
     *,
@@ -240,6 +255,7 @@ def run_partition(
         from barecount.runtime.verify import verify_partition  # it builds on this module
 
         return verify_partition(scope, partition=partition, token=token, pins=pins)
+    housekeeping(scope)
     job = prepare(
         scope,
         partition=partition,

@@ -82,7 +82,7 @@ def _dask_runner(spec: TaskRunnerSpec) -> TaskRunner:
     cluster: dict[str, Any] = {
         "processes": True,
         "host": "127.0.0.1",  # a run's own cluster is reached from this machine only
-        "dashboard_address": None,  # Dask's default port 8787 is the console's
+        "dashboard_address": "127.0.0.1:0",  # a free port: 8787, Dask's own, is the console's
     }
     if spec.workers:
         cluster["n_workers"] = spec.workers
