@@ -97,13 +97,20 @@ def project(manifests: Path, home: Path, tmp_path: Path, monkeypatch) -> Path:
     text = pipeline.read_text().replace("invoices_per_day: 2000", "invoices_per_day: 60")
     start, end = text.index("  triggers:\n"), text.index("  retries:")
     pipeline.write_text(text[:start] + text[end:])  # no event triggers: other tests' events
-    drift = {"name": "extract", "kind": "ingestion", "run": "bc_test_stages:drift_with"}
-    write_pipeline(
-        manifests, "items-drift", [drift | {"contract": "items", "params": {"column": "note"}}]
-    )
+    drift = {
+        "name": "extract",
+        "kind": "ingestion",
+        "run": "bc_test_stages:drift_with",
+        "contract": "items",
+        "params": {"column": "note"},
+    }
+    write_pipeline(manifests, "items-drift", [drift])
+    expiring = {"governance": {"approval_timeout_seconds": 10}}
+    write_pipeline(manifests, "items-expiring", [drift], **expiring)
     plain = {"name": "work", "kind": "kpi", "run": "bc_test_stages:combine", "publishes": ["total"]}
     write_pipeline(manifests, "plain", [plain])
-    return deploy_project(manifests, tmp_path / "project", "finance-kpi", "items-drift", "plain")
+    pipelines = ("finance-kpi", "items-drift", "items-expiring", "plain")
+    return deploy_project(manifests, tmp_path / "project", *pipelines)
 
 
 def legs(token: str) -> list[tuple[str, int]]:
@@ -219,3 +226,25 @@ def test_held_runs_free_the_pool_and_resume_through_the_api_as_the_ui_does(
         "resumed",
         "hold approved",
     ]
+
+
+def test_a_suspended_hold_that_nobody_decides_expires_and_is_recorded(
+    capsys, project: Path, tmp_path: Path
+) -> None:
+    from barecount.ledger.models import RunSummary
+
+    with ProcessWorker(tmp_path / "project"):
+        flow_run_id = submit(capsys, project, "items-expiring", "2026-08-12")
+        wait_for(lambda: suspended(flow_run_id), timeout=180, what="the held run suspended")
+    # nothing waits in a process: Prefect fails the run at the approval timeout ...
+    wait_for(lambda: flow_state(flow_run_id) == "Failed", timeout=120, what="the pause expired")
+    code, out, err = cli(capsys, "pending", "--json")
+    assert code == 0, err
+    assert json.loads(out) == []  # ... and the next look at the holds records the expiry
+    with get_ledger().session() as session:
+        [run] = session.execute(
+            select(PipelineRun).where(PipelineRun.flow_run_id == flow_run_id)
+        ).scalars()
+        ends = session.execute(select(RunSummary).where(RunSummary.run_id == run.id)).scalars()
+        assert [e.status for e in ends] == ["timed-out"]
+    assert [name for name, _ in legs(run.token)] == ["hold pending", "suspended", "hold timed-out"]
