@@ -12,7 +12,9 @@ from barecount.status import RunStatus
 class BareCountError(Exception):
     """Base of every error BareCount raises on purpose.
 
-    The CLI prints ``str(error)`` and exits non-zero; no traceback reaches a user.
+    The CLI prints ``str(error)`` and exits with ``exit_code`` (README "Exit codes"): 1 a run
+    or check failed, 2 usage or invalid manifests, 3 held or blocked by governance, 4 the
+    Prefect API or the ledger cannot be reached. No traceback reaches a user.
     """
 
     exit_code: int = 1
@@ -23,6 +25,8 @@ class BareCountError(Exception):
 
 class ManifestError(BareCountError, ValueError):
     """One or more manifests are invalid. ``problems`` holds one line per problem."""
+
+    exit_code = 2
 
     def __init__(self, problems: list[str], *, where: str = "manifests"):
         self.problems = list(problems)
@@ -85,9 +89,13 @@ class ConsoleAuthError(BareCountError, ValueError):
 class PrefectUnavailableError(BareCountError, ConnectionError):
     """The Prefect API cannot be reached or the local server would not start."""
 
+    exit_code = 4
+
 
 class LedgerUnavailableError(BareCountError, ConnectionError):
     """The ledger database cannot be reached or opened."""
+
+    exit_code = 4
 
 
 class UnknownTokenError(BareCountError, LookupError):
@@ -211,12 +219,23 @@ class GovernanceBlocked(GovernanceError):
     """Another run's drift on the same contract awaits governance."""
 
     status = RunStatus.BLOCKED
+    exit_code = 3
 
 
 class HeldForGovernance(GovernanceError):
     """A backfilled partition drifted: held for governance while the other partitions go on."""
 
     status = RunStatus.HELD
+    exit_code = 3
+
+
+class RunEnded(BareCountError):
+    """A run that ended without publishing, as the CLI reports it: the cause and what to do
+    next, with the exit code of the error that ended it."""
+
+    def __init__(self, message: str, *, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def _describe(exc: BaseException) -> str:

@@ -94,7 +94,9 @@ def seed(manifests: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return manifests
 
 
-def test_the_seed_story_reads_back_as_one_verified_chain(seed: Path, home: Path) -> None:
+def test_the_seed_story_reads_back_as_one_verified_chain(
+    seed: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     partition = "2026-11-18"
     write_extract(home / "landing", "erp.invoices", partition, 200, drift="rename-column")
     process = spawn_run(seed, partition)
@@ -213,9 +215,10 @@ def test_the_seed_story_reads_back_as_one_verified_chain(seed: Path, home: Path)
     code, out, _ = cli("evidence", "revenue_7d", "--partition", partition, "--json")
     assert "chain" not in json.loads(out)["entries"][0]["chain"]["upstream"][0]  # depth 0: a link
 
+    monkeypatch.setenv("COLUMNS", "1000")  # no hash folded over two lines
     code, out, err = cli("evidence", "revenue_daily", "--partition", partition)
     assert code == 0, err
-    tree = " ".join(out.split())  # the tree wraps long lines
+    tree = " ".join(out.split())
     assert f"revenue_daily = {entry['value']} (version 1, in force)" in tree
     assert (
         f"approve by alice (accepted, signed, verified now, key {signature['key_fingerprint']}"

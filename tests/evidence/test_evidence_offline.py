@@ -196,3 +196,31 @@ def test_lineage_export_since_checks_its_argument(capsys, ledger_file: Path, tmp
     assert f"exported 5 event(s) of 1 run(s) to {target}" in " ".join(err.split())
     events = [json.loads(line) for line in target.read_text().splitlines()]
     assert [e["eventType"] for e in events] == ["START", "FAIL", "START", "COMPLETE", "OTHER"]
+
+
+def test_history_shows_the_restatement_and_what_it_superseded(ledger_file: Path) -> None:
+    from barecount.ledger.publish import Restatement
+
+    ledger = get_ledger()
+    run = ledger.start_run(token="rt-2", pipeline="finance-kpi", partition=PARTITION,
+                           manifest_digest="d2", contract_versions={"invoices": "2.0.0"},
+                           trigger="cli", flow_run_id="flow-2")  # fmt: skip
+    why = Restatement(reason="late credit notes", requested_by="carol")
+    ledger.publish(run=run, stage="kpi-finance", kpis={"revenue_daily": 9.5}, fingerprint="g",
+                   restatement=why)  # fmt: skip
+    with ledger.session() as session:
+        found = kpi_chain(session, kpi="revenue_daily", partition=PARTITION, history=True)
+    entries = found.to_json()["entries"]
+    assert [(e["value"], e["version"]["version"], e["version"]["in_force"]) for e in entries] == [
+        (9.5, 2, True),
+        (10.5, 1, False),
+    ]
+    restated = entries[0]["publication"]["restatement"]
+    assert restated == {
+        "reason": "late credit notes",
+        "requested_by": "carol",
+        "supersedes": entries[1]["version"]["row_id"],
+    }
+    with ledger.session() as session:
+        current = kpi_chain(session, kpi="revenue_daily", partition=PARTITION).to_json()
+    assert [e["publication"]["token"] for e in current["entries"]] == ["rt-2"]  # in force only

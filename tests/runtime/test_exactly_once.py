@@ -124,7 +124,6 @@ def test_editing_stage_code_gives_a_new_token(capsys, home: Path, manifests: Pat
         sys.path.remove(str(tmp_path))
 
 
-
 def test_a_package_stage_is_versioned_by_every_module_in_it(tmp_path: Path, monkeypatch) -> None:
     """`pkg:fn` re-exported from pkg/__init__.py: an edit to the module defining fn counts."""
     from barecount.runtime.plan import module_digest
@@ -140,6 +139,7 @@ def test_a_package_stage_is_versioned_by_every_module_in_it(tmp_path: Path, monk
     module_digest.cache_clear()
     assert module_digest("stagepkg") != before
     module_digest.cache_clear()
+
 
 def started(ledger, token: str):
     """A run of finance-kpi DAY under ``token``, recorded as started."""

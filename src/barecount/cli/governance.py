@@ -8,7 +8,8 @@ import typer
 from rich.markup import escape
 
 from barecount.cli import params
-from barecount.cli.output import DataTable, out, print_json
+from barecount.cli import pending as pending_cmds
+from barecount.cli.output import literal, out, print_json
 from barecount.errors import BareCountError
 from barecount.settings import get_settings
 
@@ -56,63 +57,10 @@ def demo(
         out.print(text, markup=False)
 
 
-def pending(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
-    """Holds waiting for a governance decision: runs paused at a contract gate, and orphaned
-    holds whose run no longer waits (killed, or a backfill that went on)."""
-    from barecount.ledger import get_ledger
-    from barecount.prefect_api import resolve_api_url, use_api
-    from barecount.runtime.orphans import is_orphaned
-    from barecount.runtime.suspend import is_suspended, sweep
-
-    settings = get_settings()
-    ledger = get_ledger(settings)
-    with use_api(resolve_api_url(settings)):
-        sweep(ledger, None)  # suspended holds whose run expired are timed out, not pending
-        holds = ledger.pending_holds()
-        orphaned = {check.id: is_orphaned(ledger, check) for check, _ in holds}
-    waiting = {
-        check.id: "orphaned"
-        if orphaned[check.id]
-        else ("suspended" if is_suspended(ledger, check) else "paused")
-        for check, _ in holds
-    }
-    rows = [
-        {
-            "hold": check.id,
-            "flow_run_id": check.flow_run_id,
-            "token": check.token,
-            "pipeline": check.pipeline,
-            "partition": check.partition,
-            "contract": f"{check.contract}@{check.contract_version}",
-            "waiting": waiting[check.id],
-            "drift": event.detail,
-            "waiting_since": event.recorded_at.isoformat(timespec="seconds"),
-        }
-        for check, event in holds
-    ]
-    if as_json:
-        print_json(rows)
-        return
-    if not rows:
-        out.print("nothing waits for governance")
-        return
-    table = DataTable("hold", "flow run", "pipeline", "partition", "contract", "waiting", "drift")
-    for row in rows:
-        table.add_row(
-            str(row["hold"]),
-            row["flow_run_id"],
-            row["pipeline"],
-            row["partition"],
-            row["contract"],
-            row["waiting"],
-            row["drift"],
-        )
-    out.print(table)
-
-
-RUN_HELP = "Prefect flow run id or run token of the held run."
+RUN_HELP = (
+    "Hold id, run token or Prefect flow run id of the held run, or a unique prefix of one "
+    "(see 'barecount pending')."
+)
 MANIFESTS_HELP = "Manifests folder (the owning team's approvers and the contract)."
 KEY_HELP = "Private key to sign with (default: BARECOUNT_HOME/keys/NAME.key)."
 WAIT_HELP = "Seconds to wait for a paused run's verdict."
@@ -142,6 +90,54 @@ def reject(
     """Reject a held drift: the run fails (or, orphaned, is recorded as rejected) and nothing
     downstream runs; the contract is no longer blocked."""
     _decide(run, "reject", approver, reason, wait, manifests, key)
+
+
+def sign_decision(
+    run: str = typer.Argument(..., help=RUN_HELP, callback=params.run_ref),
+    approver: str = typer.Option(..., "--as", help="Your approver name.", callback=params.name),
+    decision: str = typer.Option(
+        ..., "--decision", help="approve or reject.", callback=params.choice("approve", "reject")
+    ),
+    key: Path | None = typer.Option(None, "--key", help=KEY_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Print the signature to paste into the Prefect UI's resume form of a held run, and the
+    exact text it signs. Nothing is sent: fill the form with the same decision and approver
+    name, and the signature, and submit it there."""
+    from barecount.ledger import get_ledger
+    from barecount.runtime.resume import sign_for_form
+
+    settings = get_settings()
+    signed = sign_for_form(
+        settings, get_ledger(settings), run, approver=approver, decision=decision, key_file=key
+    )
+    check = signed.check
+    if as_json:
+        print_json(
+            {
+                "hold": check.id,
+                "flow_run_id": check.flow_run_id,
+                "approver": approver,
+                "decision": decision,
+                "signed_text": signed.message,
+                "signature": signed.signature,
+            }
+        )
+        return
+    out.print(
+        f"{approver} signs with {signed.key_file}: {decision} the drift of contract "
+        f"{check.contract} on {check.pipeline} {check.partition} (hold {check.id}), flow run "
+        f"{check.flow_run_id or '-'}",
+        markup=False,
+    )
+    out.print("the exact text signed, line by line:")
+    for line in signed.message.split("\n"):
+        out.print(f"  {line}", markup=False)
+    out.print(
+        f"in the resume form: decision [bold]{literal(decision)}[/], approver "
+        f"[bold]{literal(approver)}[/], your reason, and this signature:"
+    )
+    out.file.write(signed.signature + "\n")  # the last line: nothing else on it
 
 
 def _decide(
@@ -250,6 +246,7 @@ def withdraw(
 def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     app.add_typer(hold_app, name="hold")
-    app.command("pending")(pending)
+    app.command("pending")(pending_cmds.pending)
+    app.command("sign")(sign_decision)
     app.command("approve")(approve)
     app.command("reject")(reject)

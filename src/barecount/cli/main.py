@@ -19,8 +19,8 @@ from barecount.cli import run as run_cmds
 from barecount.cli import schedule as schedule_cmds
 from barecount.cli import server as server_cmds
 from barecount.cli import status as status_cmds
-from barecount.cli.output import fail
-from barecount.errors import BareCountError
+from barecount.cli.output import fail, print_json
+from barecount.errors import BareCountError, ManifestError
 from barecount.settings import get_settings
 
 app = typer.Typer(
@@ -44,8 +44,33 @@ lineage_cmds.register(app)
 app.add_typer(server_cmds.app, name="server")
 
 
+def versions() -> str:
+    """BareCount's, Prefect's and Python's versions, in one line."""
+    import platform
+    from importlib.metadata import version
+
+    return (
+        f"barecount {version('barecount')}, prefect {version('prefect')}, "
+        f"python {platform.python_version()}"
+    )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(versions())
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _settings_first() -> None:
+def _settings_first(
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the versions of barecount, Prefect and Python, and exit.",
+        callback=_print_version,
+        is_eager=True,
+    ),
+) -> None:
     """Read the BARECOUNT_* settings before any command runs: a bad one stops here, in one
     line that names the variable, not inside a flow run."""
     get_settings()
@@ -58,8 +83,33 @@ def usage_line(exc: click_exceptions.ClickException) -> str:
     return f"{message} (see '{ctx.command_path} --help')" if ctx is not None else message
 
 
+def problems_of(exc: BaseException) -> list[str]:
+    """An error as the lines of its problems (a ManifestError has one per problem)."""
+    if isinstance(exc, ManifestError):
+        return list(exc.problems)
+    return [" ".join(str(exc).split())]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; bad input ends in one clear message and a non-zero exit, never a traceback."""
+    """Run the CLI; bad input ends in one clear message and the README's exit code, never a
+    traceback. With --json the errors are JSON on stdout too: {"errors": [...]}."""
+    args = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in args
+    try:
+        return _main(args)
+    except click_exceptions.ClickException as exc:
+        if as_json:
+            print_json({"errors": [usage_line(exc)]})
+        fail(usage_line(exc))
+        return exc.exit_code
+    except BareCountError as exc:
+        if as_json:
+            print_json({"errors": problems_of(exc)})
+        fail(str(exc))
+        return exc.exit_code
+
+
+def _main(argv: list[str]) -> int:
     try:
         result = app(args=argv, prog_name="barecount", standalone_mode=False)
     except typer.Exit as exc:
@@ -67,18 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     except click_exceptions.NoArgsIsHelpError as exc:  # 'barecount keys': the help, exit 2
         exc.show()
         return exc.exit_code
-    except click_exceptions.ClickException as exc:  # usage errors: one line, exit 2
-        fail(usage_line(exc))
-        return exc.exit_code
     except typer.Abort:
         fail("aborted")
         return 130
     except KeyboardInterrupt:
         fail("interrupted")
         return 130
-    except BareCountError as exc:
-        fail(str(exc))
-        return exc.exit_code
     return result if isinstance(result, int) else 0
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from barecount.cli import params
-from barecount.cli.output import DataTable, out, print_json
-from barecount.errors import BareCountError
+from barecount.cli.output import DataTable, fail, out, print_json
+from barecount.errors import BareCountError, RunEnded
 from barecount.settings import get_settings
 from barecount.status import RunStatus
 
@@ -60,15 +60,35 @@ def run(
     if deployment:
         _submit(folder, pipeline, partition, token, api, as_json)
         return
-    summary = _run_here(api, pipeline, partition, token, folder, restate_reason)
+    try:
+        summary = _run_here(api, pipeline, partition, token, folder, restate_reason)
+    except RunEnded as ended:
+        if not as_json:
+            raise
+        print_json({"errors": [ended.line], **ended.summary})
+        fail(str(ended))
+        raise typer.Exit(ended.exit_code) from None
     if as_json:
         print_json(summary)
         return
     _print_summary(summary)
 
 
+# What to do next, by how a run ended (the message says why; blocked says what to do itself).
+NEXT_STEP = {
+    RunStatus.FAILED: "fix the cause and run the partition again (the Prefect run below has "
+    "every attempt's log)",
+    RunStatus.REJECTED: "nothing was published; fix the extract at its source or amend the "
+    "contract, then run again",
+    RunStatus.TIMED_OUT: "nothing was published; run again to hold the drift for a decision, "
+    "and decide with 'barecount approve' or 'barecount reject' in time",
+    RunStatus.HELD: "decide with 'barecount approve' or 'barecount reject' "
+    "('barecount pending' lists it)",
+}
+
+
 def _run_here(api, pipeline, partition, token, folder, restate_reason) -> dict:
-    """Run the flow in this process; its summary, or a BareCountError saying why not."""
+    """Run the flow in this process; its summary, or a RunEnded saying why not and what next."""
     from barecount.prefect_api import ui_url, use_api
 
     with use_api(api):
@@ -85,10 +105,31 @@ def _run_here(api, pipeline, partition, token, folder, restate_reason) -> dict:
         )
     run_url = f"{ui_url(api)}/runs/flow-run/{state.state_details.flow_run_id}"
     if not state.is_completed():
-        error = state.result(raise_on_failure=False)
-        message = str(error) if isinstance(error, BaseException) else (state.message or state.name)
-        raise BareCountError(f"{message}\nPrefect run: {run_url}")
+        raise run_ended(state, run_url)
     return state.result() | {"prefect_run_url": run_url}
+
+
+def run_ended(state, run_url: str) -> RunEnded:
+    """How a run that did not complete ended: one line with the cause and the next step."""
+    error = None if state.is_paused() else state.result(raise_on_failure=False)
+    if isinstance(error, BaseException):
+        message, status = str(error), getattr(error, "status", RunStatus.FAILED)
+    elif state.is_paused():  # suspended at the gate: a worker runs it again once decided
+        message, status = "held for governance: the run is suspended at its gate", RunStatus.HELD
+    else:
+        message, status = state.message or state.name, RunStatus.FAILED
+    message = " ".join(message.split())
+    step = NEXT_STEP.get(status, "")
+    line = f"{message}; next: {step}" if step else message
+    code = error.exit_code if isinstance(error, BareCountError) else (3 if state.is_paused() else 1)
+    ended = RunEnded(f"{line}\nPrefect run: {run_url}", exit_code=code)
+    ended.line = line
+    ended.summary = {
+        "status": str(status),
+        "flow_run_id": str(state.state_details.flow_run_id),
+        "prefect_run_url": run_url,
+    }
+    return ended
 
 
 def restate_reason_of(restate: bool, reason: str | None) -> str | None:

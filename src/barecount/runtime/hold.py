@@ -195,8 +195,12 @@ def _signing_note(ctx: GateContext, team: Team | None) -> str:
     if team.spec.require_signed_approvals:
         return (
             "This team requires **signed** decisions: a decision counts only with a signature "
-            "that verifies with the approver's public key. Use `barecount approve "
-            f"{ctx.flow_run_id} --as NAME` (or `barecount reject ...`), which sign.\n"
+            "that verifies with the approver's public key. To decide here, run `barecount sign "
+            f"{ctx.flow_run_id} --as NAME --decision approve` (or `reject`) where your key "
+            "is, check the text it signs, and paste the signature it prints into the "
+            "`signature` field with the same decision and approver name. Or decide from a "
+            f"terminal: `barecount approve {ctx.flow_run_id} --as NAME` (or `barecount reject "
+            "...`), which sign and send.\n"
         )
     return (
         "This team accepts unsigned decisions (reason: "

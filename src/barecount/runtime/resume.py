@@ -16,6 +16,7 @@ from barecount.errors import (
     NotPausedError,
     PrefectUnavailableError,
     SigningKeyError,
+    UsageError,
 )
 from barecount.governance.decision import DecisionInput
 from barecount.governance.demokeys import is_demo_key
@@ -43,13 +44,28 @@ class Sent:
 
 
 def find_hold(ledger: Ledger, run: str) -> GateCheck:
-    """The pending hold of a run, by hold id, Prefect flow run id or run token."""
-    holds = [c for c, _ in ledger.pending_holds() if run in (c.flow_run_id, c.token, str(c.id))]
-    if not holds:
+    """The pending hold of a run, by hold id, Prefect flow run id or run token, or a unique
+    prefix of one (an exact match wins over prefixes).
+
+    Raises:
+        NoSuchHoldError: nothing pending matches.
+        UsageError: the prefix matches more than one hold (the candidates are listed).
+    """
+    holds = [c for c, _ in ledger.pending_holds()]
+    refs = {c.id: [r for r in (str(c.id), c.token, c.flow_run_id) if r] for c in holds}
+    found = [c for c in holds if run in refs[c.id]]
+    if not found:
+        found = [c for c in holds if any(r.startswith(run) for r in refs[c.id])]
+    if not found:
         raise NoSuchHoldError(
             f"no run waiting for governance matches {run!r}; 'barecount pending' lists them"
         )
-    return holds[0]
+    if len(found) > 1:
+        listed = "; ".join(
+            f"hold {c.id} (token {c.token}, flow run {c.flow_run_id or '-'})" for c in found
+        )
+        raise UsageError(f"{run!r} matches {len(found)} held runs: {listed}; give more of it")
+    return found[0]
 
 
 def _signature(
@@ -77,6 +93,49 @@ def _signature(
         decision=decision,
     )
     return sign(key, message)
+
+
+@dataclass(frozen=True)
+class FormSignature:
+    """A signature for the Prefect UI's resume form and exactly what it signs."""
+
+    check: GateCheck
+    key_file: Path
+    message: str
+    signature: str
+
+
+def sign_for_form(
+    settings: Settings,
+    ledger: Ledger,
+    run: str,
+    *,
+    approver: str,
+    decision: str,
+    key_file: Path | None = None,
+) -> FormSignature:
+    """Sign ``decision`` on the pending hold ``run`` as the run will check it, for a person
+    to paste into the resume form; nothing is sent.
+
+    Raises:
+        NoSuchHoldError: no pending hold matches ``run``.
+        SigningKeyError: there is no key to sign with.
+    """
+    check = find_hold(ledger, run)
+    path = key_file or key_path(settings.home, approver)
+    key = load_key_file(key_file) if key_file else load_private_key(settings.home, approver)
+    if key is None:
+        raise SigningKeyError(
+            f"{approver!r} has no private key at {path}; pass --key FILE, or 'barecount keys "
+            f"generate {approver}' (its public key must then replace the team's)"
+        )
+    message = approval_message(
+        flow_run_id=check.flow_run_id or "",
+        contract=check.contract,
+        fingerprint=check.schema_fingerprint,
+        decision=decision,
+    )
+    return FormSignature(check, path, message.decode(), sign(key, message))
 
 
 def _unsigned_allowed(settings: Settings, manifests: Path, check: GateCheck, name: str) -> None:
