@@ -230,12 +230,13 @@ class HeldForGovernance(GovernanceError):
 
 
 class RunEnded(BareCountError):
-    """A run that ended without publishing, as the CLI reports it: the cause and what to do
-    next, with the exit code of the error that ended it."""
+    """A run that ended without publishing, as the CLI reports it: ``line`` holds the cause
+    and what to do next, ``facts`` the run's status and ids, ``exit_code`` that of the error
+    that ended it."""
 
-    def __init__(self, message: str, *, exit_code: int = 1):
-        super().__init__(message)
-        self.exit_code = exit_code
+    def __init__(self, line: str, *, exit_code: int = 1, link: str = "", facts: dict | None = None):
+        super().__init__(f"{line}\nPrefect run: {link}" if link else line)
+        self.line, self.exit_code, self.facts = line, exit_code, dict(facts or {})
 
 
 def _describe(exc: BaseException) -> str:

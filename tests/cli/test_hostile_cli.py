@@ -61,11 +61,21 @@ RANGE_CASES = [
     (["runs", "--limit", "99999999999999999999"], "Invalid value for '--limit'", "10000"),
     (["runs", "-n", "0"], "Invalid value for '--limit'", "greater than or equal to 1"),
     (
-        ["backfill", "finance-kpi", "--start", DAY, "--end", DAY, "--parallel", "99999999999"],
+        [
+            "backfill",
+            "run",
+            "finance-kpi",
+            "--start",
+            DAY,
+            "--end",
+            DAY,
+            "--parallel",
+            "99999999999",
+        ],
         "Invalid value for '--parallel'",
         "less than or equal to 64",
     ),
-    (["backfill", "show", "99999999999999999999"], "Invalid value for 'backfill_id'"),
+    (["backfill", "show", "99999999999999999999"], "Invalid value for 'ID'"),
     (["approve", "rt-1", "--as", "alice", "--wait", "1e12"], "Invalid value for '--wait'"),
     (["reject", "rt-1", "--as", "alice", "--reason", "r", "--wait", "-1"], "'--wait'"),
     (["serve", "--limit", "0"], "Invalid value for '--limit'"),
@@ -73,18 +83,28 @@ RANGE_CASES = [
 
 CHOICE_AND_SHAPE_CASES = [
     (
-        ["backfill", "finance-kpi", "--start", DAY, "--end", DAY, "--mode", "bogus"],
+        ["backfill", "run", "finance-kpi", "--start", DAY, "--end", DAY, "--mode", "bogus"],
         "Invalid value for '--mode': 'bogus' is not one of missing, failed, all",
     ),
     (
-        ["backfill", "finance-kpi", "--start", DAY, "--end", DAY, "--contract", "bogus"],
+        ["backfill", "run", "finance-kpi", "--start", DAY, "--end", DAY, "--contract", "bogus"],
         "bad contract pin 'bogus'; write NAME@VERSION, e.g. invoices@1.0.0",
     ),
     (
-        ["backfill", "finance-kpi", "--start", DAY, "--end", DAY, "--contract", "../x@1.0.0"],
+        [
+            "backfill",
+            "run",
+            "finance-kpi",
+            "--start",
+            DAY,
+            "--end",
+            DAY,
+            "--contract",
+            "../x@1.0.0",
+        ],
         "bad contract pin '../x@1.0.0'",
     ),
-    (["backfill", "finance-kpi", "--start", DAY], "a backfill needs --start and --end"),
+    (["backfill", "run", "finance-kpi", "--start", DAY], "a backfill needs --start and --end"),
     (["run", "finance-kpi", "--token", "a b"], "run token 'a b' is not usable"),
     (["run", "finance-kpi", "-p", "9" * 10_000], "(10000 characters) is not a partition key"),
     (["ledger", "show", "--token", "../../x"], "run token '../../x' is not usable"),
@@ -107,7 +127,7 @@ def test_bad_choices_pins_tokens_and_keys_are_one_usage_line(sandbox: Path, args
 
 
 def test_pins_naming_no_contract_or_version_are_one_line_exit_1(sandbox: Path) -> None:
-    backfill = ["backfill", "finance-kpi", "--start", DAY, "--end", DAY]
+    backfill = ["backfill", "run", "finance-kpi", "--start", DAY, "--end", DAY]
     one_error_line(
         barecount(*backfill, "--contract", "bogus@x"),
         1,
@@ -205,7 +225,7 @@ def test_a_key_file_that_links_out_of_keys_is_not_overwritten(sandbox: Path, tmp
         ["reject", "rt-1", "--as", "Alice", "--reason", "no"],
         ["hold", "withdraw", "7", "--as", "alice\n", "--reason", "no"],
         ["run", "../finance-kpi"],
-        ["backfill", "finance-kpi/..", "--start", DAY, "--end", DAY],
+        ["backfill", "run", "finance-kpi/..", "--start", DAY, "--end", DAY],
         ["runs", "[/x]"],
         ["partitions", "x" * 64, "--start", DAY, "--end", DAY],
         ["plan", "--only", "../etc"],

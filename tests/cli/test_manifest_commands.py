@@ -32,7 +32,7 @@ def test_validate_reports_file_and_line_without_traceback(capsys, manifests: Pat
     path = manifests / "pipelines" / "finance-kpi.yaml"
     path.write_text(path.read_text().replace("needs: [gdp-invoices]", "needs: [gdp-invoice]"))
     code, out, err = run(capsys, "validate", str(manifests))
-    assert code == 1
+    assert code == 2  # invalid manifests (README "Exit codes")
     assert "Traceback" not in out + err
     assert (
         f"{manifests}/pipelines/finance-kpi.yaml:33: stage 'kpi-finance' needs unknown stage "
@@ -95,5 +95,5 @@ def test_run_with_unreachable_prefect_api(capsys, manifests: Path, monkeypatch) 
         code, _, err = run(capsys, "run", "finance-kpi", "-p", "2026-11-26", "-m", str(manifests))
     finally:
         get_settings.cache_clear()
-    assert code == 1
+    assert code == 4  # the Prefect API cannot be reached (README "Exit codes")
     assert "the Prefect API at http://127.0.0.1:9/api does not answer" in err

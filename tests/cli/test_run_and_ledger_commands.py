@@ -81,7 +81,7 @@ def test_ledger_database_down_is_a_clean_error(capsys, monkeypatch) -> None:
     get_settings.cache_clear()
     code, _, err = run(capsys, "runs")
     get_settings.cache_clear()
-    assert code == 1
+    assert code == 4  # the ledger cannot be reached (README "Exit codes")
     assert "cannot open the ledger at postgresql+psycopg2://bc:***@127.0.0.1:9/x" in err
     assert "pw@" not in err
 

@@ -543,7 +543,7 @@ def test_unreachable_api_is_one_clear_error(capsys, manifests, monkeypatch) -> N
         code, out, err = run(capsys, "plan", "-m", str(manifests), "--project", str(REPO))
     finally:
         get_settings.cache_clear()
-    assert code == 1
+    assert code == 4  # the Prefect API cannot be reached (README "Exit codes")
     assert "the Prefect API at http://127.0.0.1:9/api does not answer" in err
     assert "Traceback" not in out + err
 

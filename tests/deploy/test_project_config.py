@@ -329,7 +329,7 @@ def test_compile_reports_a_bad_config_in_one_message(capsys, manifests, tmp_path
     path = write_config(tmp_path, "spec:\n  work_pool: {type: docker}\n  job_variables: {img: x}\n")
     code = main(["compile", "-m", str(manifests), "-c", str(path), "-o", str(tmp_path / "p.yaml")])
     captured = capsys.readouterr()
-    assert code == 1
+    assert code == 2  # an invalid project config, like invalid manifests
     assert captured.err.startswith(f"error: 1 problem in {path}:\n  {path}:5: ")
     assert "unknown job variable 'img' for a docker work pool (did you mean 'image'?)" in (
         captured.err.replace("\n", " ")
@@ -337,7 +337,7 @@ def test_compile_reports_a_bad_config_in_one_message(capsys, manifests, tmp_path
     assert "Traceback" not in captured.out + captured.err
     assert not (tmp_path / "p.yaml").exists()
     code = main(["compile", "-m", str(manifests), "-c", str(tmp_path / "nope.yaml"), "--check"])
-    assert code == 1
+    assert code == 2
     assert "nope.yaml: no such project config" in capsys.readouterr().err
 
 

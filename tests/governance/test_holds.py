@@ -127,7 +127,7 @@ def test_approval_queues_the_partitions_the_hold_blocked(
     paused = spawn_run(project, first)
     check = wait_for_pause(first, paused)
     code, _, err = cli(capsys, "run", "finance-kpi", "-p", second, "-m", str(project))
-    assert code == 1 and "blocked: drift on invoices awaiting governance" in err
+    assert code == 3 and "blocked: drift on invoices awaiting governance" in err
     with ProcessWorker(tmp_path / "project"):
         code, out, err = cli(capsys, "approve", check.token, "--as", "alice", "-m", str(project))
         assert code == 0, err

@@ -1,4 +1,4 @@
-"""backfill and backfills: history, re-made under governance (replay: cli/replay.py)."""
+"""backfill run/show/list: history, re-made under governance (replay: cli/replay.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
 
+from barecount.cli import backfill_records as records
 from barecount.cli import params
 from barecount.cli import replay as replay_cmds
-from barecount.cli.output import DataTable, out, print_json
+from barecount.cli.output import DataTable, err, out, print_json
 from barecount.errors import BareCountError, UsageError
 from barecount.settings import get_settings
 from barecount.status import FAILED, RunStatus
@@ -18,29 +20,62 @@ from barecount.status import FAILED, RunStatus
 NOT_DONE = FAILED | {RunStatus.HELD, RunStatus.WAITING, RunStatus.NOT_RUN}
 
 
+def deprecated(old: str, new: str) -> None:
+    """Say on stderr that a spelling goes away (stdout stays the command's own output)."""
+    err.print(
+        f"warning: '{old}' is deprecated and goes away in the next release; use '{new}'",
+        markup=False,
+    )
+
+
+class _BackfillGroup(TyperGroup):
+    """'backfill run|show|list', and for one release the old 'backfill PIPELINE ...'."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            deprecated("barecount backfill PIPELINE ...", "barecount backfill run PIPELINE ...")
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+backfill_app = typer.Typer(
+    cls=_BackfillGroup,
+    help="Backfills: run one over a range of partitions, show one, list them.",
+    no_args_is_help=True,
+)
+
+
 def _mode(value: str) -> str:
     from barecount.runtime.backfill import MODES
 
     return params.choice(*MODES)(value)
 
 
+@backfill_app.command("run")
 def backfill(
     pipeline: str = typer.Argument(
-        ..., help="Pipeline name, or 'show' followed by an ID.", callback=params.name
-    ),
-    backfill_id: int | None = typer.Argument(
-        None, min=1, max=params.ROW_ID_MAX, help="With 'show': the backfill ID."
+        ..., metavar="PIPELINE", help="Pipeline name.", callback=params.name
     ),
     start: str | None = typer.Option(
-        None, "--start", help="First partition key.", callback=params.partition_key
+        None, "--start", metavar="KEY", help="First partition key.", callback=params.partition_key
     ),
     end: str | None = typer.Option(
-        None, "--end", help="Last partition key (inclusive).", callback=params.partition_key
+        None,
+        "--end",
+        metavar="KEY",
+        help="Last partition key (inclusive).",
+        callback=params.partition_key,
     ),
     contract: list[str] = typer.Option(
-        [], "--contract", help="Pin NAME@VERSION (repeatable).", callback=params.contract_pins
+        [],
+        "--contract",
+        metavar="NAME@VERSION",
+        help="Pin a contract version (repeatable).",
+        callback=params.contract_pins,
     ),
-    mode: str = typer.Option("missing", "--mode", help="missing, failed or all.", callback=_mode),
+    mode: str = typer.Option(
+        "missing", "--mode", metavar="MODE", help="missing, failed or all.", callback=_mode
+    ),
     parallel: int = typer.Option(
         4, "--parallel", min=1, max=params.PARALLEL_MAX, help="Partitions in flight at once."
     ),
@@ -53,17 +88,10 @@ def backfill(
     ),
     reason: str | None = typer.Option(None, "--reason", help="Why (required with --restate)."),
 ) -> None:
-    """Backfill PIPELINE from --start to --end; 'barecount backfill show ID' shows one.
+    """Backfill PIPELINE from --start to --end, each partition under its own token.
 
     Exits 1 when any partition failed, was blocked or held, naming them.
     """
-    if pipeline == "show":
-        if backfill_id is None:
-            raise UsageError("give the backfill ID: barecount backfill show ID")
-        _show(backfill_id, as_json)
-        return
-    if backfill_id is not None:
-        raise UsageError(f"an ID goes with 'show': barecount backfill show {backfill_id}")
     if start is None or end is None:
         raise UsageError("a backfill needs --start and --end partition keys")
     folder = manifests or get_settings().manifests
@@ -173,97 +201,15 @@ def _print_plan(summary: dict) -> None:
     out.print(f"counts: {counts}", markup=False)
 
 
-def _show(backfill_id: int, as_json: bool) -> None:
-    from sqlalchemy import select
-
-    from barecount.ledger import get_ledger
-    from barecount.ledger.models import Backfill, BackfillEnd, BackfillOutcome
-    from barecount.status import BackfillState
-
-    with get_ledger().session() as session:
-        record = session.get(Backfill, backfill_id)
-        if record is None:
-            raise BareCountError(f"no backfill {backfill_id}; 'barecount backfills' lists them")
-        outcomes = (
-            session.execute(
-                select(BackfillOutcome)
-                .where(BackfillOutcome.backfill_id == backfill_id)
-                .order_by(BackfillOutcome.id)
-            )
-            .scalars()
-            .all()
-        )
-        end = session.execute(
-            select(BackfillEnd).where(BackfillEnd.backfill_id == backfill_id)
-        ).scalar_one_or_none()
-    data = {
-        "id": record.id,
-        "pipeline": record.pipeline,
-        "range": [record.start, record.end],
-        "mode": record.mode,
-        "requested_by": record.requested_by,
-        "pins": record.pins,
-        "requested_at": record.recorded_at.isoformat(timespec="seconds"),
-        "status": BackfillState.FINISHED if end else BackfillState.UNFINISHED,
-        "counts": end.counts if end else {},
-        "plan": record.plan,
-        "outcomes": [
-            {"partition": o.partition, "token": o.token, "outcome": o.outcome, "detail": o.detail}
-            for o in outcomes
-        ],
-    }
-    if as_json:
-        print_json(data)
-        return
-    out.print(
-        f"backfill {record.id}: {record.pipeline} {record.start}..{record.end}, mode "
-        f"{record.mode}, by {record.requested_by} at {data['requested_at']}, pins "
-        f"{record.pins or '-'}: {data['status']}",
-        markup=False,  # requested_by and the outcomes' details are data
-    )
-    for o in data["outcomes"]:
-        line = f"  {o['partition']}  {o['outcome']:<18} {o['token'] or ''}  {o['detail']}"
-        out.print(line, markup=False)
-
-
 def backfills(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Backfills on record, newest first."""
-    from barecount.ledger import get_ledger
-    from barecount.ledger.views import backfill_views
-
-    with get_ledger().session() as session:
-        views = backfill_views(session=session, limit=1000)
-    rows = [
-        {
-            "id": v.backfill.id,
-            "pipeline": v.backfill.pipeline,
-            "start": v.backfill.start,
-            "end": v.backfill.end,
-            "mode": v.backfill.mode,
-            "requested_by": v.backfill.requested_by,
-            "status": str(v.state),
-            "counts": dict(v.end.counts) if v.end else dict(v.outcomes),
-        }
-        for v in views
-    ]
-    if as_json:
-        print_json(rows)
-        return
-    table = DataTable("id", "pipeline", "range", "mode", "by", "status", "counts")
-    for r in rows:
-        table.add_row(
-            str(r["id"]),
-            r["pipeline"],
-            f"{r['start']}..{r['end']}",
-            r["mode"],
-            r["requested_by"],
-            r["status"],
-            ", ".join(f"{k} {v}" for k, v in sorted(r["counts"].items())),
-        )
-    out.print(table if rows else "no backfills recorded yet")
+    """Deprecated: 'barecount backfill list'."""
+    deprecated("barecount backfills", "barecount backfill list")
+    records.list_backfills(as_json)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("backfill")(backfill)
-    app.command("backfills")(backfills)
+    backfill_app.command("show")(records.show)
+    backfill_app.command("list")(records.list_backfills)
+    app.add_typer(backfill_app, name="backfill")
+    app.command("backfills", hidden=True)(backfills)
     replay_cmds.register(app)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import typer
-from typer._click import exceptions as click_exceptions  # typer vendors click
 
 from barecount.cli import backfill as backfill_cmds
 from barecount.cli import console as console_cmds
@@ -76,7 +75,7 @@ def _settings_first(
     get_settings()
 
 
-def usage_line(exc: click_exceptions.ClickException) -> str:
+def usage_line(exc: typer.TyperException) -> str:
     """Click's usage error as one line, with where to read more."""
     message = " ".join(exc.format_message().splitlines())
     ctx = getattr(exc, "ctx", None)
@@ -97,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     as_json = "--json" in args
     try:
         return _main(args)
-    except click_exceptions.ClickException as exc:
+    except typer.TyperException as exc:  # usage errors (typer vendors click since 0.26)
         if as_json:
             print_json({"errors": [usage_line(exc)]})
         fail(usage_line(exc))
@@ -114,8 +113,10 @@ def _main(argv: list[str]) -> int:
         result = app(args=argv, prog_name="barecount", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
-    except click_exceptions.NoArgsIsHelpError as exc:  # 'barecount keys': the help, exit 2
-        exc.show()
+    except typer.TyperException as exc:
+        if type(exc).__name__ != "NoArgsIsHelpError":  # no public name: typer checks so too
+            raise
+        exc.show()  # 'barecount keys': the help, exit 2
         return exc.exit_code
     except typer.Abort:
         fail("aborted")

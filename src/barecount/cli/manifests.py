@@ -15,9 +15,11 @@ DEFAULT_OUTPUT = Path("deployments/prefect.yaml")
 
 
 def _manifests(path: Path | None):
+    """The manifests, checked as the manifest loader does and their crons as Prefect does."""
+    from barecount.deploy.crons import prefect_cron_problems
     from barecount.manifest import load_manifests
 
-    return load_manifests(path or get_settings().manifests)
+    return load_manifests(path or get_settings().manifests, document_checks=[prefect_cron_problems])
 
 
 def validate(

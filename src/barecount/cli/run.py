@@ -65,7 +65,7 @@ def run(
     except RunEnded as ended:
         if not as_json:
             raise
-        print_json({"errors": [ended.line], **ended.summary})
+        print_json({"errors": [ended.line], **ended.facts})
         fail(str(ended))
         raise typer.Exit(ended.exit_code) from None
     if as_json:
@@ -111,7 +111,10 @@ def _run_here(api, pipeline, partition, token, folder, restate_reason) -> dict:
 
 def run_ended(state, run_url: str) -> RunEnded:
     """How a run that did not complete ended: one line with the cause and the next step."""
-    error = None if state.is_paused() else state.result(raise_on_failure=False)
+    try:
+        error = None if state.is_paused() else state.result(raise_on_failure=False)
+    except Exception:  # no result to read (e.g. the server ended the run): its message
+        error = None
     if isinstance(error, BaseException):
         message, status = str(error), getattr(error, "status", RunStatus.FAILED)
     elif state.is_paused():  # suspended at the gate: a worker runs it again once decided
@@ -122,14 +125,12 @@ def run_ended(state, run_url: str) -> RunEnded:
     step = NEXT_STEP.get(status, "")
     line = f"{message}; next: {step}" if step else message
     code = error.exit_code if isinstance(error, BareCountError) else (3 if state.is_paused() else 1)
-    ended = RunEnded(f"{line}\nPrefect run: {run_url}", exit_code=code)
-    ended.line = line
-    ended.summary = {
+    facts = {
         "status": str(status),
         "flow_run_id": str(state.state_details.flow_run_id),
         "prefect_run_url": run_url,
     }
-    return ended
+    return RunEnded(line, exit_code=code, link=run_url, facts=facts)
 
 
 def restate_reason_of(restate: bool, reason: str | None) -> str | None:
@@ -192,6 +193,8 @@ def _print_summary(summary: dict) -> None:
     out.print(f"evidence:    {_evidence_line(summary)}", markup=False)
     if summary["status"] in (RunStatus.NEEDS_RESTATEMENT, RunStatus.RESTATED):
         out.print(f"publication: {summary['detail']}", markup=False)  # quotes a --reason
+    if summary["status"] in (RunStatus.WAITING, RunStatus.SKIPPED):  # why, and what runs it
+        out.print(f"not run:     {summary['detail']}", markup=False)
     out.print(f"Prefect run: {summary['prefect_run_url']}", markup=False)
 
 

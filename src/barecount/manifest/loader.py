@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from open_data_contract_standard.model import OpenDataContractStandard
@@ -37,8 +38,16 @@ def _is_dir(path: Path) -> bool:
         return False
 
 
-def load_manifests(root: Path | str, *, check_imports: bool = True) -> ManifestSet:
+DocumentCheck = Callable[[Document], list[str]]
+
+
+def load_manifests(
+    root: Path | str, *, check_imports: bool = True, document_checks: Sequence[DocumentCheck] = ()
+) -> ManifestSet:
     """Load and validate all manifests under ``root``.
+
+    ``document_checks`` run on every YAML document, valid or not, and their problems join the
+    same report (the CLI checks crons with Prefect's own validator so: no Prefect here).
 
     Raises:
         ManifestError: listing every problem found, each as 'file:line: ...'.
@@ -54,7 +63,7 @@ def load_manifests(root: Path | str, *, check_imports: bool = True) -> ManifestS
     found = ManifestSet(root=root)
     problems: list[str] = []
     for file in manifest_files(root):
-        problems += capped(file, _load_file(file, found))
+        problems += capped(file, _load_file(file, found, document_checks))
     if not problems:
         problems += cross_check(found, check_imports=check_imports)
     if problems:
@@ -62,7 +71,7 @@ def load_manifests(root: Path | str, *, check_imports: bool = True) -> ManifestS
     return found
 
 
-def _load_file(file: Path, found: ManifestSet) -> list[str]:
+def _load_file(file: Path, found: ManifestSet, checks: Sequence[DocumentCheck] = ()) -> list[str]:
     try:
         documents = list(read_documents(file))
     except YamlProblem as exc:
@@ -70,6 +79,7 @@ def _load_file(file: Path, found: ManifestSet) -> list[str]:
     problems: list[str] = []
     for doc in documents:
         problems += _load_document(doc, found)
+        problems += [problem for check in checks for problem in check(doc)]
     return problems
 
 

@@ -51,7 +51,7 @@ def find_hold(ledger: Ledger, run: str) -> GateCheck:
         NoSuchHoldError: nothing pending matches.
         UsageError: the prefix matches more than one hold (the candidates are listed).
     """
-    holds = [c for c, _ in ledger.pending_holds()]
+    holds = sorted((c for c, _ in ledger.pending_holds()), key=lambda c: c.id)
     refs = {c.id: [r for r in (str(c.id), c.token, c.flow_run_id) if r] for c in holds}
     found = [c for c in holds if run in refs[c.id]]
     if not found:
