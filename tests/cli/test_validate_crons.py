@@ -73,3 +73,36 @@ def test_validate_reports_every_cron_prefect_rejects_with_the_other_problems(
     broken.unlink()
     code, out, err = cli("validate", str(manifests))
     assert code == 0, err
+
+
+def test_validate_reports_schema_window_and_reference_problems_of_every_file_at_once(
+    manifests: Path,
+) -> None:
+    schema = write_pipeline(manifests, "schema-bad", [{**WORK, "kind": "nonsense"}])
+    window = write_pipeline(
+        manifests,
+        "window-bad",
+        [WORK],
+        schedule={"cron": "0 4 * * *", "window": {"start": "05:00", "end": "04:00"}},
+    )
+    reference = write_pipeline(manifests, "reference-bad", [{**WORK, "contract": "nosuch"}])
+    # names a pipeline whose file is invalid: its own problem is reported, not a false one here
+    downstream = write_pipeline(
+        manifests,
+        "downstream",
+        [WORK],
+        triggers=[{"on": "pipeline-published", "pipeline": "schema-bad"}],
+    )
+    code, out, err = cli("validate", str(manifests), "--json")
+    assert code != 0, out
+    assert "Traceback" not in out + err
+    errors = json.loads(out)["errors"]
+    assert [e for e in errors if e.startswith(f"{schema}:")] != []
+    assert any(
+        e.startswith(f"{window}:") and "window end 04:00 is not after start 05:00" in e
+        for e in errors
+    ), errors
+    assert any(
+        e.startswith(f"{reference}:") and "names unknown contract 'nosuch'" in e for e in errors
+    ), errors
+    assert not any(e.startswith(f"{downstream}:") for e in errors), errors

@@ -18,7 +18,7 @@ from barecount.cli import run as run_cmds
 from barecount.cli import schedule as schedule_cmds
 from barecount.cli import server as server_cmds
 from barecount.cli import status as status_cmds
-from barecount.cli.output import fail, print_json
+from barecount.cli.output import fail, print_errors_json, printed
 from barecount.errors import BareCountError, ManifestError
 from barecount.settings import get_settings
 
@@ -94,16 +94,17 @@ def main(argv: list[str] | None = None) -> int:
     traceback. With --json the errors are JSON on stdout too: {"errors": [...]}."""
     args = sys.argv[1:] if argv is None else argv
     as_json = "--json" in args
+    printed["json"] = 0  # main() runs many times in one test process
     try:
         return _main(args)
     except typer.TyperException as exc:  # usage errors (typer vendors click since 0.26)
         if as_json:
-            print_json({"errors": [usage_line(exc)]})
+            print_errors_json([usage_line(exc)])
         fail(usage_line(exc))
         return exc.exit_code
     except BareCountError as exc:
         if as_json:
-            print_json({"errors": problems_of(exc)})
+            print_errors_json(problems_of(exc))
         fail(str(exc))
         return exc.exit_code
 

@@ -41,10 +41,22 @@ class DataTable(Table):
         super().add_row(*cells, style=style, end_section=end_section)
 
 
+# How many JSON documents this process printed: an error after one (a replay that printed
+# its report, then failed) adds no second document to stdout.
+printed = {"json": 0}
+
+
 def print_json(data: Any) -> None:
     """One JSON document on stdout, nothing else."""
     out.file.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     out.file.flush()
+    printed["json"] += 1
+
+
+def print_errors_json(problems: list[str]) -> None:
+    """``{"errors": [...]}`` on stdout, unless the command already printed its JSON."""
+    if not printed["json"]:
+        print_json({"errors": problems})
 
 
 def fail(message: str) -> None:

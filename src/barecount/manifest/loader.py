@@ -64,8 +64,7 @@ def load_manifests(
     problems: list[str] = []
     for file in manifest_files(root):
         problems += capped(file, _load_file(file, found, document_checks))
-    if not problems:
-        problems += cross_check(found, check_imports=check_imports)
+    problems += cross_check(found, check_imports=check_imports)  # one pass: all at once
     if problems:
         raise ManifestError(problems)
     return found
@@ -75,12 +74,24 @@ def _load_file(file: Path, found: ManifestSet, checks: Sequence[DocumentCheck] =
     try:
         documents = list(read_documents(file))
     except YamlProblem as exc:
+        found.unloaded.add(file.stem)
         return [f"{file}:{exc.line}: {exc.message}"]
     problems: list[str] = []
     for doc in documents:
-        problems += _load_document(doc, found)
+        invalid = _load_document(doc, found)
+        if invalid:
+            found.unloaded |= _names_in(doc)
+        problems += invalid
         problems += [problem for check in checks for problem in check(doc)]
     return problems
+
+
+def _names_in(doc: Document) -> set[str]:
+    """The names a document that did not load may have been meant to define."""
+    data = doc.data if isinstance(doc.data, dict) else {}
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    names = [doc.file.stem, meta.get("name"), data.get("name"), data.get("id")]
+    return {name for name in names if isinstance(name, str)}  # hostile values: no dict here
 
 
 def _load_document(doc: Document, found: ManifestSet) -> list[str]:

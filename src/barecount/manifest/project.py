@@ -39,6 +39,13 @@ class ManifestSet:
     pipelines: dict[str, Loaded] = field(default_factory=dict)
     teams: dict[str, Loaded] = field(default_factory=dict)
     contracts: dict[str, Loaded] = field(default_factory=dict)
+    # names in documents that did not load (invalid): references to them are not reported as
+    # unknown, so one pass reports each file's own problems without false ones
+    unloaded: set[str] = field(default_factory=set)
+
+    def knows(self, name: object, registry: dict[str, Loaded]) -> bool:
+        """Whether ``name`` is in ``registry``, or names a manifest that did not load."""
+        return name in registry or name in self.unloaded
 
     def pipeline(self, name: str) -> Pipeline:
         """The pipeline called ``name``, or a clear error listing the known ones."""

@@ -17,7 +17,8 @@ CONTRACT_AUTO_APPROVE = ("none", "non-breaking")
 
 
 def cross_check(found: ManifestSet, *, check_imports: bool = True) -> list[str]:
-    """Every cross-reference problem in a set of individually valid manifests."""
+    """Every cross-reference problem among the manifests that loaded (a reference to one that
+    did not load is not reported: that manifest's own problems are)."""
     problems: list[str] = []
     for loaded in found.pipelines.values():
         problems += _check_pipeline(loaded, found, check_imports)
@@ -55,14 +56,14 @@ def _check_teams(loaded: Loaded, found: ManifestSet) -> list[str]:
     pipeline: Pipeline = loaded.model
     problems: list[str] = []
     meta = pipeline.metadata
-    if meta.owner is not None and meta.owner not in found.teams:
+    if meta.owner is not None and not found.knows(meta.owner, found.teams):
         problems.append(
             f"{loaded.where('metadata', 'owner')}: owner {meta.owner!r} is not a team"
             f"{did_you_mean(meta.owner, found.teams)}; add manifests/teams/{meta.owner}.yaml "
             "or name an existing team"
         )
     team = pipeline.spec.alerts.team
-    if team is not None and team not in found.teams:
+    if team is not None and not found.knows(team, found.teams):
         problems.append(
             f"{loaded.where('spec', 'alerts', 'team')}: alerts team {team!r} is not a team"
             f"{did_you_mean(team, found.teams)}; name an existing team"
@@ -102,7 +103,9 @@ def _check_stage_references(
     for i, stage in enumerate(pipeline.spec.stages):
         at = ("spec", "stages", i)
         missing = [(j, need) for j, need in enumerate(stage.needs) if need not in known]
-        no_contract = stage.contract is not None and stage.contract not in found.contracts
+        no_contract = stage.contract is not None and not found.knows(
+            stage.contract, found.contracts
+        )
         space = room - len(problems)
         if space <= 0:
             hidden += len(missing) + no_contract
@@ -159,12 +162,14 @@ def _check_triggers(loaded: Loaded, found: ManifestSet) -> list[str]:
                     f"{loaded.where(*at, 'pipeline')}: pipeline {pipeline.name!r} triggers on its "
                     "own publication, which would start it again forever; remove this trigger"
                 )
-            elif trigger.pipeline not in found.pipelines:
+            elif not found.knows(trigger.pipeline, found.pipelines):
                 problems.append(
                     f"{loaded.where(*at, 'pipeline')}: trigger names unknown pipeline "
                     f"{trigger.pipeline!r}{did_you_mean(trigger.pipeline, found.pipelines)}"
                 )
-        elif isinstance(trigger, ContractApproved) and trigger.contract not in found.contracts:
+        elif isinstance(trigger, ContractApproved) and not found.knows(
+            trigger.contract, found.contracts
+        ):
             problems.append(
                 f"{loaded.where(*at, 'contract')}: trigger names unknown contract "
                 f"{trigger.contract!r}{did_you_mean(trigger.contract, found.contracts)}"
@@ -203,7 +208,7 @@ def _check_contract(loaded: Loaded, found: ManifestSet) -> list[str]:
     contract = loaded.model
     problems = []
     owner = contract_setting(contract, "owner")
-    if owner is not None and (not isinstance(owner, str) or owner not in found.teams):
+    if owner is not None and (not isinstance(owner, str) or not found.knows(owner, found.teams)):
         problems.append(
             f"{_setting_where(loaded, 'owner')}: contract {shown(contract.name)} owner "
             f"{shown(owner)} is not a team{did_you_mean(str(owner), found.teams)}; name the "

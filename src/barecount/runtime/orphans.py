@@ -97,7 +97,9 @@ def decide_orphan(
     if verdict.hold_status is HoldStatus.REJECTED:
         detail = f"{verdict.approver}: {verdict.reason}"
         ledger.record_hold(check=check, status=HoldStatus.REJECTED, detail=detail)
-        _record_rejected(ledger, check, detail)
+        end_held_run(
+            ledger, check, RunStatus.REJECTED, f"drift on {check.contract} rejected by {detail}"
+        )
         return decision
     extracted = ExtractedSchema(
         object=manifests.contract(check.contract).schema_[0].name or check.contract,
@@ -126,19 +128,15 @@ def decide_orphan(
     return decision
 
 
-def _record_rejected(ledger: Ledger, check: GateCheck, detail: str) -> None:
-    """The held run ends as rejected (its earlier end, if any, said held)."""
+def end_held_run(ledger: Ledger, check: GateCheck, status: RunStatus, detail: str) -> None:
+    """The held run of ``check`` ends with ``status`` (its earlier end, if any, said held);
+    nothing is left running that could record it (orphaned, or suspended and expired)."""
     from barecount.ledger import store
 
     with ledger.session() as session:
         run = session.get(PipelineRun, check.run_id)
         if run is not None:
-            store.finish_run(
-                session=session,
-                run=run,
-                status=RunStatus.REJECTED,
-                detail=f"drift on {check.contract} rejected by {detail}",
-            )
+            store.finish_run(session=session, run=run, status=status, detail=detail)
 
 
 def _stop_flow_run(check: GateCheck, verdict: Review) -> None:

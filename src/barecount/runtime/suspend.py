@@ -30,6 +30,7 @@ from barecount.ledger import Ledger
 from barecount.ledger.models import GateCheck, HoldSuspension, PipelineRun
 from barecount.manifest import ManifestSet
 from barecount.manifest.models import Pipeline
+from barecount.runtime.orphans import end_held_run, flow_run_state
 from barecount.status import HoldStatus, RunStatus
 
 SUSPENDED, RESUMED = "suspended", "resumed"
@@ -132,8 +133,6 @@ def is_suspended(ledger: Ledger, check: GateCheck) -> bool:
 def sweep(ledger: Ledger, manifests: ManifestSet | None) -> list[GateCheck]:
     """Record suspended holds that expired, and remind teams (with ``manifests``) of old
     ones; the expired holds. Prefect fails a suspended run at its pause timeout."""
-    from barecount.runtime.orphans import flow_run_state
-
     expired = []
     for check, event in ledger.pending_holds():
         if not is_suspended(ledger, check):
@@ -147,19 +146,9 @@ def sweep(ledger: Ledger, manifests: ManifestSet | None) -> list[GateCheck]:
 
 
 def _expire(ledger: Ledger, check: GateCheck) -> None:
-    from barecount.ledger import store
-
     detail = "no governance decision before the suspended run's approval timeout"
     ledger.record_hold(check=check, status=HoldStatus.TIMED_OUT, detail=detail)
-    with ledger.session() as session:
-        run = session.get(PipelineRun, check.run_id)
-        if run is not None:
-            store.finish_run(
-                session=session,
-                run=run,
-                status=RunStatus.TIMED_OUT,
-                detail=f"drift on {check.contract} held: {detail}",
-            )
+    end_held_run(ledger, check, RunStatus.TIMED_OUT, f"drift on {check.contract} held: {detail}")
 
 
 def _remind(ledger: Ledger, manifests: ManifestSet, check: GateCheck, since: datetime) -> None:
