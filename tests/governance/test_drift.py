@@ -146,7 +146,8 @@ def test_authorisation_and_signatures(tmp_path: Path) -> None:
     )
     assert decide() == (
         "team 'fin' requires signed decisions and this one carries no signature; use "
-        "'barecount approve' or 'barecount reject', which sign"
+        "'barecount approve' or 'barecount reject', which sign, or paste what 'barecount sign' "
+        "prints into the form"
     )
     assert decide(signature=other_run).startswith("the signature does not verify")
     assert decide(decision="reject", signature=good).startswith("a rejection needs a reason")

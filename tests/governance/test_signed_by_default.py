@@ -46,7 +46,7 @@ def test_teams_require_signatures_unless_they_opt_out(manifests: Path) -> None:
     text = re.sub(r"\{name: alice, public_key: [^}]*\}", "{name: alice}", team.read_text())
     team.write_text(text.replace("  require_signed_approvals: true\n", ""))
     code, _, err = cli("validate", str(manifests))
-    assert code == 1
+    assert code == 2
     assert "Traceback" not in err
     assert (
         f"{team}:{line_of(team, 'spec:')}: spec: approver(s) alice have no public_key, and "
@@ -64,7 +64,7 @@ def test_opting_out_without_a_reason_fails_validate_at_its_line(manifests: Path)
         )
     )
     code, out, err = cli("validate", str(manifests))
-    assert code == 1, out
+    assert code == 2, out
     assert "Traceback" not in out + err
     assert (
         f"{team}:{line_of(team, 'require_signed_approvals')}: spec.require_signed_approvals: "
@@ -84,7 +84,7 @@ def test_opting_out_without_a_reason_fails_validate_at_its_line(manifests: Path)
 
     team.write_text(team.read_text().replace("approvals: false", "approvals: true"))
     code, _, err = cli("validate", str(manifests))
-    assert code == 1
+    assert code == 2
     assert "unsigned_approvals_reason is set but decisions must be signed" in err
 
 

@@ -415,7 +415,7 @@ def test_booleans_and_numbers_are_strict(
 
 def test_validate_command_reports_without_a_traceback(root: Path, capsys) -> None:
     edit(root, KPI, "timezone: Europe/Berlin, offset", "timezone: Europe, offset")
-    assert main(["validate", str(root)]) == 1
+    assert main(["validate", str(root)]) == 2  # invalid manifests: exit 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert f"{root}/{KPI}:11: spec.partition.timezone: unknown time zone 'Europe'" in err

@@ -23,7 +23,8 @@ class DecisionInput(BaseModel):
     signature: str = Field(
         default="",
         description="Ed25519 signature (base64) by your key of this run, contract, schema and "
-        "decision; 'barecount approve' fills it in. A decision without one that verifies is "
+        "decision; 'barecount approve' fills it in, and for this form 'barecount sign RUN --as "
+        "NAME --decision approve' prints it. A decision without one that verifies is "
         "refused (recorded as unsigned where the team opted out of signatures).",
     )
 
@@ -87,7 +88,8 @@ def _why_unsigned(
     if not decision.signature:
         return (
             f"team {team.name!r} requires signed decisions and this one carries no "
-            "signature; use 'barecount approve' or 'barecount reject', which sign"
+            "signature; use 'barecount approve' or 'barecount reject', which sign, or paste "
+            "what 'barecount sign' prints into the form"
         )
     if not approver.public_key:
         return (
