@@ -92,7 +92,7 @@ def test_validate_refuses_literal_credentials_with_the_fix(capsys, manifests: Pa
     text = team.read_text()
     literals = [url for url, _, _ in AUDIT.values()]
     team.write_text(text.replace("  alerts: []", f"  alerts: {json.dumps(literals)}"))
-    assert main(["validate", str(manifests)]) == 1
+    assert main(["validate", str(manifests)]) == 2  # invalid manifests
     out = capsys.readouterr()
     printed = out.out + out.err
     assert leaks(printed) == []
@@ -122,7 +122,7 @@ def test_validate_accepts_blocks_variables_and_urls_without_credentials(
     team = manifests / "teams" / "finance-data.yaml"
     team.write_text(team.read_text().replace("block:secret/finance-alerts-url", "block:Secret"))
     team.write_text(team.read_text().replace("env:FINANCE_ALERTS_URL", "finance-alerts"))
-    assert main(["validate", str(manifests)]) == 1
+    assert main(["validate", str(manifests)]) == 2
     printed = capsys.readouterr().err
     assert "spec.escalation[0]: a block channel is block:TYPE/NAME" in printed
     assert "spec.escalation[1]: not an alert channel; use block:TYPE/NAME" in printed
