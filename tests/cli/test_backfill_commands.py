@@ -8,9 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from bc_testkit import write_pipeline
-
-from barecount.cli.main import main
+from bc_testkit import cli, write_pipeline
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "barecount"
 DAY = "2026-04-02"
@@ -19,13 +17,6 @@ OLD_RUN = WARNING.format(
     old="barecount backfill PIPELINE ...", new="barecount backfill run PIPELINE ..."
 )
 OLD_LIST = WARNING.format(old="barecount backfills", new="barecount backfill list")
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture

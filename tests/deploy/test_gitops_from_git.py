@@ -19,17 +19,14 @@ from bc_testkit import (
     REPO,
     ProcessWorker,
     clear_pool,
+    cli,
     deploy_project,
     flow_state,
     forget_deployments,
+    published,
     wait_for,
 )
 from prefect import get_client
-from sqlalchemy import select
-
-from barecount.cli.main import main
-from barecount.ledger import get_ledger
-from barecount.ledger.models import Publication
 
 PREFECT = str(Path(sys.executable).parent / "prefect")
 GIT_CLONE = "prefect.deployments.steps.git_clone"
@@ -63,21 +60,6 @@ def git(*args: str, cwd: Path) -> str:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout.strip()
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def published(partition: str) -> list[Publication]:
-    with get_ledger().session() as session:
-        query = select(Publication).where(
-            Publication.pipeline == "finance-kpi", Publication.partition == partition
-        )
-        return list(session.execute(query).scalars())
 
 
 @pytest.fixture

@@ -367,9 +367,7 @@ def test_compile_writes_the_config_into_prefect_yaml(capsys, manifests, tmp_path
 
 def test_the_deploy_workflow_deploys_the_commit_it_runs_for() -> None:
     workflow = yaml.safe_load((REPO / ".github" / "workflows" / "deploy.yml").read_text())
-    runs = [
-        step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]
-    ]
+    runs = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
     commands = [line.strip() for run in runs for line in run.splitlines()]
     plan = [c for c in commands if c.startswith("barecount plan")]
     apply = [c for c in commands if c.startswith("barecount apply")]

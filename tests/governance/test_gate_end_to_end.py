@@ -7,11 +7,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from bc_testkit import paused_again, spawn_run, wait_for, wait_for_pause
+from bc_testkit import cli, paused_again, spawn_run, wait_for, wait_for_pause
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import select
 
-from barecount.cli.main import main
 from barecount.examples.finance import write_extract
 from barecount.governance.signing import approval_message, load_private_key, sign
 from barecount.ledger import get_ledger
@@ -40,13 +39,6 @@ def warehouse_rows(home: Path, table: str, partition: str) -> int:
         return conn.execute(
             f"SELECT count(*) FROM {table} WHERE partition = ?", (partition,)
         ).fetchone()[0]
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()  # drop what came before (the fixture's key generation)
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_seed_scenario_drift_pauses_until_signed_approval(capsys, governed: Path, home: Path):

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from bc_testkit import (
     ProcessWorker,
+    cli,
     deploy_project,
+    published,
     require_signed_approvals,
     spawn_run,
     wait_for,
@@ -19,13 +21,11 @@ from bc_testkit import (
 )
 from sqlalchemy import select
 
-from barecount.cli.main import main
 from barecount.examples.finance import write_extract
 from barecount.ledger import get_ledger
 from barecount.ledger.models import (
     ContractVersion,
     PipelineRun,
-    Publication,
     RequeuedRun,
     RunSummary,
 )
@@ -36,21 +36,6 @@ pytestmark = [
     pytest.mark.xdist_group("finance-kpi-deployment"),
 ]
 DAYS = ("2026-08-03", "2026-08-04", "2026-08-05")
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def published(partition: str) -> list[Publication]:
-    with get_ledger().session() as session:
-        query = select(Publication).where(
-            Publication.pipeline == "finance-kpi", Publication.partition == partition
-        )
-        return list(session.execute(query).scalars())
 
 
 def published_or_why(partition: str):

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from bc_testkit import (
     ProcessWorker,
+    cli,
     deploy_project,
     flow_state,
     require_signed_approvals,
@@ -19,7 +20,6 @@ from bc_testkit import (
 )
 from sqlalchemy import select
 
-from barecount.cli.main import main
 from barecount.examples.finance import write_extract
 from barecount.ledger import get_ledger
 from barecount.ledger.models import (
@@ -37,13 +37,6 @@ pytestmark = [
     pytest.mark.xdist_group("finance-kpi-deployment"),  # the 'barecount' pool and its workers
 ]
 SUPPORT = Path(__file__).resolve().parents[1] / "support"
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def submit(capsys, manifests: Path, pipeline: str, day: str) -> str:

@@ -374,3 +374,27 @@ def clear_pool() -> None:
         )
         names = [f"{client.read_flow(d.flow_id).name}/{d.name}" for d in found]
     forget_deployments(*names)
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """`barecount ARGS...` in this process: exit code, stdout, stderr (earlier output dropped)."""
+    from barecount.cli.main import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def published(partition: str, pipeline: str = "finance-kpi") -> list:
+    """The ledger's publications of ``pipeline`` for ``partition``."""
+    from sqlalchemy import select
+
+    from barecount.ledger import get_ledger
+    from barecount.ledger.models import Publication
+
+    with get_ledger().session() as session:
+        query = select(Publication).where(
+            Publication.pipeline == pipeline, Publication.partition == partition
+        )
+        return list(session.execute(query).scalars())
