@@ -68,6 +68,34 @@ class Settings(BaseModel):
     console_url: str = Field(description="Where 'barecount console' is reached; for links.")
     server_host: str = Field(description="Host the local Prefect server binds to.")
     server_port: int = Field(ge=1, le=65535, description="Port of the local Prefect server.")
+    ledger_lanes: int = Field(
+        default=16,
+        ge=1,
+        le=256,
+        description="Lanes of the ledger's chain on PostgreSQL: "
+        "how many transactions append at once without waiting (1: one global lock).",
+    )
+    ledger_auto_upgrade: bool = Field(
+        default=True,
+        description="Migrate an old ledger on first use (else: exit 4 until "
+        "'barecount ledger upgrade').",
+    )
+    checkpoint_key: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) that signs ledger checkpoints; "
+        "kept outside the ledger database. Default: home/keys/ledger-checkpoint.pem.",
+    )
+    checkpoint_file: Path | None = Field(
+        default=None,
+        description="Append-only JSONL file checkpoints are published to, "
+        "besides Prefect; None: home/checkpoints.jsonl.",
+    )
+    checkpoint_every_rows: int = Field(
+        default=1000, ge=1, le=10_000_000, description="Write a checkpoint after this many rows."
+    )
+    checkpoint_every_minutes: int = Field(
+        default=60, ge=1, le=100_000, description="...or after this many minutes."
+    )
 
     @property
     def prefect_home(self) -> Path:
@@ -136,6 +164,24 @@ def _port(name: str) -> int:
     if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 65535:
         raise _bad(name, value, "is not a port number; use a whole number from 1 to 65535")
     return int(value)
+
+
+def _int(name: str, default: int, low: int, high: int) -> int:
+    value = _env(name)
+    if value is None:
+        return default
+    if not value.isascii() or not value.isdigit() or not low <= int(value) <= high:
+        raise _bad(name, value, f"is not a whole number from {low} to {high}")
+    return int(value)
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise _bad(name, value, "is not true or false")
+    return value.lower() in ("true", "1", "yes")
 
 
 def _host(name: str) -> str:
@@ -229,4 +275,17 @@ def get_settings() -> Settings:
         console_url=console_url.rstrip("/"),
         server_host=_host("BARECOUNT_SERVER_HOST"),
         server_port=_port("BARECOUNT_SERVER_PORT"),
+        ledger_lanes=_int("BARECOUNT_LEDGER_LANES", 16, 1, 256),
+        ledger_auto_upgrade=_bool("BARECOUNT_LEDGER_AUTO_UPGRADE", True),
+        checkpoint_key=_file("BARECOUNT_CHECKPOINT_KEY", home / "keys" / "ledger-checkpoint.pem"),
+        checkpoint_file=_checkpoint_file(home),
+        checkpoint_every_rows=_int("BARECOUNT_CHECKPOINT_EVERY_ROWS", 1000, 1, 10_000_000),
+        checkpoint_every_minutes=_int("BARECOUNT_CHECKPOINT_EVERY_MINUTES", 60, 1, 100_000),
     )
+
+
+def _checkpoint_file(home: Path) -> Path | None:
+    """BARECOUNT_CHECKPOINT_FILE; 'off' publishes checkpoints to Prefect only."""
+    if (_env("BARECOUNT_CHECKPOINT_FILE") or "").lower() == "off":
+        return None
+    return _file("BARECOUNT_CHECKPOINT_FILE", home / "checkpoints.jsonl")

@@ -7,7 +7,8 @@ from sqlalchemy import text
 
 from barecount.errors import LedgerUnavailableError
 from barecount.ledger import ledger_at
-from barecount.ledger.chain import GENESIS, verify
+from barecount.ledger.chain import GENESIS
+from barecount.ledger.verify import place, verify
 from barecount.ledger.store import evidence, finish_run, start_run
 
 
@@ -54,8 +55,9 @@ def test_verify_names_a_row_edited_by_sql(ledger_url: str) -> None:
         result = verify(session)
     assert not result.ok
     assert result.row_id == 4
-    assert result.problem == (
-        "row 4 in run_summary was changed after it was written: its content does not match its hash"
+    assert result.problem.startswith("row 4 in run_summary")  # (lane L position 4) on PostgreSQL
+    assert result.problem.endswith(
+        "was changed after it was written: its content does not match its hash"
     )
 
 
@@ -66,8 +68,8 @@ def test_verify_names_a_deleted_row(ledger_url: str) -> None:
         conn.execute(text("DELETE FROM pipeline_run WHERE id = 3"))
     with ledger_at(ledger_url).session() as session:
         result = verify(session)
-    assert result.row_id == 3
-    assert result.problem.startswith("row 3 is missing")
+    assert (result.seq, result.table) == (3, "run_summary")
+    assert result.problem.startswith(f"{place(result.lane, 3)} is missing (deleted?)")
 
 
 def test_verify_notices_rows_cut_from_the_end(ledger_url: str) -> None:
@@ -77,7 +79,8 @@ def test_verify_notices_rows_cut_from_the_end(ledger_url: str) -> None:
     with ledger_at(ledger_url).session() as session:
         result = verify(session)
     assert result.problem == (
-        "the chain ends at row 1 but row 2 was written (rows deleted from the end?)"
+        f"the chain ends at {place(result.lane, 1)} but {place(result.lane, 2)} was written "
+        "(rows deleted from the end?)"
     )
 
 

@@ -16,7 +16,7 @@ import pytest
 from bc_testkit import spawn_cli
 
 from barecount.ledger import ledger_at
-from barecount.ledger.chain import verify
+from barecount.ledger.verify import verify
 from barecount.ledger.models import StageAttempt
 from barecount.ledger.store import finish_run, record_attempt, start_run
 

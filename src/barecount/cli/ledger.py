@@ -191,6 +191,21 @@ def verify_command(as_json: bool = typer.Option(False, "--json", help="Print JSO
         raise typer.Exit(1)
 
 
+@app.command("upgrade")
+def upgrade_command() -> None:
+    """Migrate the ledger's schema to this release (also done on first use unless
+    BARECOUNT_LEDGER_AUTO_UPGRADE=false)."""
+    from barecount.ledger import ledger_url
+    from barecount.ledger.engine import upgrade_ledger
+    from barecount.settings import get_settings
+
+    before, after = upgrade_ledger(ledger_url(get_settings()))
+    if before == after:
+        out.print(f"ledger schema already at revision {after}", markup=False)
+    else:
+        out.print(f"ledger schema upgraded: {before or 'empty'} -> {after}", markup=False)
+
+
 def register(root: typer.Typer) -> None:
     root.command("runs")(runs)
     root.add_typer(app, name="ledger")

@@ -1,4 +1,4 @@
-"""The chain columns every ledger row carries, and the chain's head."""
+"""The chain columns every ledger row carries, and the heads of the chain's lanes."""
 
 from __future__ import annotations
 
@@ -6,19 +6,27 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
+from barecount.ledger.hashformat import CURRENT
+
 
 class ChainHead(SQLModel, table=True):
-    """The last row of the chain; locked while a row is appended, so appends serialize."""
+    """One lane of the chain and its last row. An append locks one free lane, not the whole
+    ledger, so concurrent writers do not queue behind one row (barecount.ledger.chain)."""
 
     __tablename__ = "ledger_head"
 
-    id: int = Field(default=1, primary_key=True)
-    last_id: int = Field(default=0)
+    id: int = Field(default=1, primary_key=True)  # the lane's number, from 1
+    last_seq: int = Field(default=0)
     last_hash: str = Field(default="")
 
 
 class Chained(SQLModel):
-    """Columns every ledger row carries."""
+    """Columns every ledger row carries.
+
+    ``id`` identifies the row across the ledger (other rows refer to it); ``lane`` and
+    ``seq`` are its place in one chain, ``prev_hash`` the hash of the row before it there;
+    ``hash_format`` says which fields ``hash`` covers (barecount.ledger.hashformat).
+    """
 
     id: int | None = Field(
         default=None, primary_key=True, sa_column_kwargs={"autoincrement": False}
@@ -26,3 +34,6 @@ class Chained(SQLModel):
     recorded_at: datetime | None = Field(default=None, index=True)
     prev_hash: str = Field(default="", max_length=80)
     hash: str = Field(default="", max_length=80)
+    lane: int = Field(default=1)
+    seq: int = Field(default=0)
+    hash_format: int = Field(default=CURRENT)

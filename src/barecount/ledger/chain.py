@@ -1,22 +1,36 @@
-"""The hash chain: appending rows in one global order, and verifying nobody edited them."""
+"""Appending rows to the hash chain without one global lock.
+
+The chain has lanes: each lane is a hash chain of its own (``lane``, ``seq`` 1, 2, ...,
+each row naming the hash of the row before it in its lane). A transaction that appends takes
+one lane for itself, any lane no other transaction holds (PostgreSQL ``FOR UPDATE SKIP
+LOCKED``), so concurrent writers do not queue behind one row. Checkpoints
+(barecount.ledger.checkpoints) seal every lane's head into one global, signed chain: that is
+the ledger's total order, and what a rewrite of the database cannot fake.
+
+SQLite has one writer at a time anyway (``BEGIN IMMEDIATE``) and uses lane 1 only; its row
+ids are then lane 1's positions. PostgreSQL draws row ids from the sequence ``ledger_row_id``.
+
+Check-then-append logic (publish once, register a contract version once) serializes on a
+lock of its own key (``lock_key``), not on the chain.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass
+import os
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from barecount.ledger.cells import LOAD_ERRORS, BadCell, first_bad_cell
-from barecount.ledger.engine import GENESIS_HASH
-from barecount.ledger.models import CHAINED_TABLES, Chained, ChainHead
+from barecount.ledger.base import Chained, ChainHead
+from barecount.ledger.hashformat import CURRENT, row_hash
 
-GENESIS = GENESIS_HASH
+GENESIS = "sha256:" + "0" * 64
 ROW = TypeVar("ROW", bound=Chained)
+ROW_IDS = "ledger_row_id"  # PostgreSQL sequence of row ids (migration 0002)
+DEFAULT_LANES = 16
 
 
 def now() -> datetime:
@@ -24,158 +38,103 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.isoformat(timespec="microseconds")
-    if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return value  # json writes 3.0 the same on both databases
-    return value
+def lanes_of(session: Session) -> int:
+    """How many lanes this session's appends may use: 1 on SQLite (one writer at a time),
+    else the ledger's setting (``Ledger(lanes=...)``, BARECOUNT_LEDGER_LANES)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return 1
+    return max(1, int(session.info.get("lanes", 1)))
 
 
-def row_hash(row: Chained) -> str:
-    """sha256 over the table name, the previous hash and every column but ``hash``."""
-    content = {
-        name: _canonical(getattr(row, name))
-        for name in sorted(type(row).model_fields)
-        if name != "hash"
-    }
-    payload = json.dumps(
-        {"table": type(row).__tablename__, "row": content},
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
-    )
-    return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
+def ensure_lanes(engine: Engine, lanes: int) -> None:
+    """Create the heads of lanes 1..``lanes`` that do not exist yet (idempotent)."""
+    if engine.dialect.name == "sqlite":
+        lanes = 1
+    with engine.begin() as conn:
+        have = set(conn.execute(select(ChainHead.id)).scalars())
+        missing = [n for n in range(1, lanes + 1) if n not in have]
+        if not missing:
+            return
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            rows = [{"id": n, "last_seq": 0, "last_hash": GENESIS} for n in missing]
+            conn.execute(pg_insert(ChainHead).values(rows).on_conflict_do_nothing())
+        else:
+            for n in missing:
+                conn.execute(insert(ChainHead).values(id=n, last_seq=0, last_hash=GENESIS))
 
 
-def _head(session: Session) -> ChainHead:
-    """The chain head, locked for this transaction; read once per transaction."""
-    held = session.info.get("chain_head")
+def _take_lane(session: Session) -> ChainHead:
+    """The lane this transaction appends to, locked until it ends; taken once per transaction."""
+    held = session.info.get("chain_lane")
     if held is not None and session.in_transaction() and held[0] is session.get_transaction():
         return held[1]
-    query = select(ChainHead).where(ChainHead.id == 1)
-    if session.get_bind().dialect.name != "sqlite":  # SQLite locks at BEGIN IMMEDIATE
-        query = query.with_for_update()
-    head = session.execute(query).scalar_one()  # created with the schema (ledger.engine)
-    session.info["chain_head"] = (session.get_transaction(), head)
+    lanes = lanes_of(session)
+    if session.get_bind().dialect.name == "sqlite":
+        query = select(ChainHead).where(ChainHead.id == 1)  # BEGIN IMMEDIATE holds the lock
+        head = session.execute(query).scalar_one()
+    elif lanes == 1:
+        head = session.execute(
+            select(ChainHead).where(ChainHead.id == 1).with_for_update()
+        ).scalar_one()
+    else:
+        head = _free_lane(session, lanes)
+    session.info["chain_lane"] = (session.get_transaction(), head)
     return head
 
 
-def lock_chain(session: Session) -> None:
-    """Serialize this transaction with every other ledger writer (check-then-append)."""
-    _head(session)
+def _free_lane(session: Session, lanes: int) -> ChainHead:
+    """Any lane no other transaction holds, this process's own lane first; when every lane
+    is busy, wait for this process's own."""
+    own = os.getpid() % lanes + 1
+    order = (ChainHead.id - own + lanes) % lanes  # own first, then the next ones round
+    query = (
+        select(ChainHead)
+        .where(ChainHead.id <= lanes)
+        .order_by(order)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    head = session.execute(query).scalar_one_or_none()
+    if head is None:
+        query = select(ChainHead).where(ChainHead.id == own).with_for_update()
+        head = session.execute(query).scalar_one()
+    return head
+
+
+def _next_id(session: Session, head: ChainHead) -> int:
+    if session.get_bind().dialect.name == "sqlite":
+        return head.last_seq + 1
+    return session.execute(text(f"SELECT nextval('{ROW_IDS}')")).scalar_one()
 
 
 def append(session: Session, row: ROW) -> ROW:
-    """Give ``row`` the next place in the chain and add it. Call inside a transaction."""
-    head = _head(session)
-    row.id = head.last_id + 1
+    """Give ``row`` an id and the next place in a lane, hash it and add it. Call inside a
+    transaction; every row a transaction appends goes to the same lane."""
+    head = _take_lane(session)
+    row.id = _next_id(session, head)
+    row.lane = head.id
+    row.seq = head.last_seq + 1
+    row.hash_format = CURRENT
     row.recorded_at = row.recorded_at or now()
     row.prev_hash = head.last_hash or GENESIS
     row.hash = ""
     row.hash = row_hash(row)
     session.add(row)
-    head.last_id = row.id
+    head.last_seq = row.seq
     head.last_hash = row.hash
     session.add(head)
     session.flush()
     return row
 
 
-@dataclass(frozen=True)
-class Verification:
-    """What ``verify`` found: the rows checked and the first problem, if any."""
-
-    rows: int
-    problem: str | None = None
-    row_id: int | None = None
-    table: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
-
-
-def verify(session: Session) -> Verification:
-    """Walk the chain in order and report the first row that does not match.
-
-    A cell that does not fit its column (SQLite stores anything anywhere) is reported with
-    its row, table and column.
-    """
-    rows, bad = _load_rows(session)
-    if bad is not None and bad.row_id is None:
-        return Verification(rows=0, problem=bad.problem, table=bad.table)
-    expected_prev = GENESIS
-    for position, row in enumerate(rows, start=1):
-        found = _row_problem(row, position, expected_prev)
-        if found is not None:
-            return found
-        expected_prev = row.hash
-    if bad is not None:
-        if bad.row_id != len(rows) + 1:
-            return _missing(len(rows) + 1, bad.row_id, bad.table, len(rows))
-        problem = f"{bad.describe()}; it was changed after it was written"
-        return Verification(rows=len(rows), problem=problem, row_id=bad.row_id, table=bad.table)
-    head = session.execute(select(ChainHead).where(ChainHead.id == 1)).scalar_one_or_none()
-    last_id = head.last_id if head else 0
-    if last_id != len(rows):
-        return Verification(
-            rows=len(rows),
-            problem=f"the chain ends at row {len(rows)} but row {last_id} was written "
-            "(rows deleted from the end?)",
-            row_id=len(rows) + 1,
+def lock_key(session: Session, *parts: str) -> None:
+    """Serialize this transaction with every other one that locks the same key (e.g.
+    publishing one pipeline's partition), until it ends. On SQLite every writing
+    transaction is serialized already."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = "\x1f".join(parts)
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
         )
-    return Verification(rows=len(rows))
-
-
-def _load_rows(session: Session) -> tuple[list[Chained], BadCell | None]:
-    """The chained rows in chain order, up to the first row with a malformed cell (returned
-    too). A table that cannot be read for another reason comes back as a BadCell without a
-    row id."""
-    bad = first_bad_cell(session, CHAINED_TABLES)
-    below = None if bad is None else bad.row_id
-    rows: list[Chained] = []
-    for table in CHAINED_TABLES:
-        query = select(table) if below is None else select(table).where(table.id < below)
-        try:
-            rows.extend(session.execute(query).scalars())
-        except LOAD_ERRORS as exc:  # a value the cell check let through: name the table
-            name = table.__tablename__
-            return [], BadCell(name, None, "", f"cannot read table {name}: {exc}")
-    rows.sort(key=lambda r: r.id or 0)
-    return rows, bad
-
-
-def _row_problem(row: Chained, position: int, expected_prev: str) -> Verification | None:
-    """Why ``row``, at ``position`` after a row hashed ``expected_prev``, breaks the chain."""
-    table = type(row).__tablename__
-    if row.id != position:
-        return _missing(position, row.id, table, position - 1)
-    if row.prev_hash != expected_prev:
-        problem = (
-            f"row {row.id} in {table} does not follow row {row.id - 1}: its prev_hash differs "
-            "from that row's hash"
-        )
-    elif row_hash(row) != row.hash:
-        problem = (
-            f"row {row.id} in {table} was changed after it was written: its content does not "
-            "match its hash"
-        )
-    else:
-        return None
-    return Verification(rows=position - 1, problem=problem, row_id=row.id, table=table)
-
-
-def _missing(position: int, found: int, table: str, rows: int) -> Verification:
-    return Verification(
-        rows=rows,
-        problem=f"row {position} is missing (deleted?); the chain jumps to row {found} in {table}",
-        row_id=position,
-        table=table,
-    )

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
 from barecount.errors import LedgerUnavailableError
-from barecount.ledger import models
-
-GENESIS_HASH = "sha256:" + "0" * 64
+from barecount.ledger import migrate
 
 
 def redact_url(url: str) -> str:
@@ -23,8 +21,10 @@ def redact_url(url: str) -> str:
         return "<unparseable ledger URL>"
 
 
-def open_engine(url: str) -> Engine:
-    """An engine for the ledger at ``url``, with its tables created on first use."""
+def open_engine(url: str, *, auto_upgrade: bool = True, check: bool = True) -> Engine:
+    """An engine for the ledger at ``url``, its schema created or migrated on first use
+    (``auto_upgrade``; otherwise a ledger behind this release is refused). ``check=False``:
+    the engine only (``upgrade_ledger``)."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -40,7 +40,11 @@ def open_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     try:
-        _init_schema(engine)
+        if check:
+            _init_schema(engine, auto_upgrade)
+    except LedgerUnavailableError:
+        engine.dispose()
+        raise
     except (OperationalError, ProgrammingError) as exc:
         engine.dispose()
         raise LedgerUnavailableError(
@@ -50,15 +54,32 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
-def _init_schema(engine: Engine) -> None:
-    """Create the tables and the chain head once, also when processes start together."""
-    with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE already serializes this
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(7243051)"))
-        SQLModel.metadata.create_all(conn)
-        head = conn.execute(select(models.ChainHead.id).where(models.ChainHead.id == 1)).first()
-        if head is None:
-            conn.execute(insert(models.ChainHead).values(id=1, last_id=0, last_hash=GENESIS_HASH))
+def upgrade_ledger(url: str) -> tuple[str | None, str]:
+    """Migrate the ledger at ``url`` to this release's schema: (revision before, after)."""
+    engine = open_engine(url, auto_upgrade=False, check=False)
+    try:
+        return migrate.upgrade(engine)
+    except (OperationalError, ProgrammingError) as exc:
+        raise LedgerUnavailableError(
+            f"cannot upgrade the ledger at {redact_url(url)}: {reason(exc)}"
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def _init_schema(engine: Engine, auto_upgrade: bool) -> None:
+    """Bring the schema to this release's revision once, also when processes start together."""
+    found = migrate.revision(engine)
+    if found == migrate.HEAD:
+        return
+    if not auto_upgrade:
+        raise LedgerUnavailableError(
+            f"the ledger at {redact_url(engine.url.render_as_string())} is at schema revision "
+            f"{found or 'none (empty)'}, this release needs {migrate.HEAD}; run 'barecount "
+            "ledger upgrade' (BARECOUNT_LEDGER_AUTO_UPGRADE=false turned the automatic "
+            "upgrade off)"
+        )
+    migrate.upgrade(engine)
 
 
 def _serialize_sqlite_writes(engine: Engine) -> None:

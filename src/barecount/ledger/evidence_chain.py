@@ -3,7 +3,7 @@ read: value <- publication <- run <- stage attempts <- gate checks <- decisions 
 verified now) <- contract versions <- the landed source file; upstream pipelines linked.
 
 Built on ``views.evidence_view`` (the console's evidence page reads the same rows). Every
-row shown is checked with ``chain.verify_rows``; nothing here hashes rows itself.
+row shown is checked with ``rowcheck.verify_rows``; nothing here hashes rows itself.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from barecount.errors import BareCountError, EvidenceBrokenError, UnknownKpiErro
 from barecount.ledger import evidence_elements as el
 from barecount.ledger.base import Chained
 from barecount.ledger.cells import LOAD_ERRORS
-from barecount.ledger.chain import Verification, verify
 from barecount.ledger.evidence_models import DecisionSignature
 from barecount.ledger.governance_store import contract_versions
 from barecount.ledger.models import KpiVersion, Publication
 from barecount.ledger.rowcheck import verify_rows
+from barecount.ledger.verify import Verification, verify
 from barecount.ledger.views import EvidenceView, evidence_view
 
 

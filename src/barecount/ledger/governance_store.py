@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from barecount.governance.registry import NewVersion
-from barecount.ledger.chain import append
+from barecount.governance.registry import NewVersion, is_new, manifest_version, pick_in_force
+from barecount.ledger.chain import append, lock_key
 from barecount.ledger.models import ContractVersion, Decision, GateCheck, HoldEvent
 from barecount.status import OPEN_HOLDS
 
@@ -86,3 +87,27 @@ def pending_holds(*, session: Session) -> list[tuple[GateCheck, HoldEvent]]:
 def decisions_for(*, session: Session, check_id: int) -> list[Decision]:
     query = select(Decision).where(Decision.check_id == check_id).order_by(Decision.id)
     return list(session.execute(query).scalars())
+
+
+def versions_in_force(
+    *,
+    session: Session,
+    declared: Callable[[str], Any],
+    contracts: Iterable[str],
+    pins: Mapping[str, str],
+) -> dict[str, ContractVersion]:
+    """Contract -> version in force: the latest registered one, or the pinned one. The
+    declared version of each contract (``declared(name)``: its manifest document) is
+    registered the first time it is seen, once, under the contract's own lock."""
+    result: dict[str, ContractVersion] = {}
+    for name in sorted(set(contracts)):
+        version = manifest_version(name, declared(name))
+        known = contract_versions(session=session, contract=name)
+        if is_new(version, known):  # check again under the contract's lock
+            lock_key(session, "contract", name)
+            known = contract_versions(session=session, contract=name)
+        if is_new(version, known):
+            register_contract_version(session=session, version=version)
+            known = contract_versions(session=session, contract=name)
+        result[name] = pick_in_force(name, known, pins.get(name))
+    return result

@@ -19,9 +19,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from barecount.errors import LedgerUnavailableError
-from barecount.governance.registry import NewVersion, is_new, manifest_version, pick_in_force
+from barecount.governance.registry import NewVersion
 from barecount.ledger import governance_store, store
-from barecount.ledger.chain import Verification, append, lock_chain, verify
+from barecount.ledger.chain import append, ensure_lanes
 from barecount.ledger.engine import open_engine, reason, redact_url
 from barecount.ledger.evidence_models import signature_row
 from barecount.ledger.models import (
@@ -35,6 +35,7 @@ from barecount.ledger.models import (
     StageAttempt,
 )
 from barecount.ledger.publish import PublishOutcome, Restatement, publish
+from barecount.ledger.verify import Verification, verify
 from barecount.manifest.models import Pipeline, PipelinePublished
 
 if TYPE_CHECKING:
@@ -47,8 +48,11 @@ ROW = TypeVar("ROW", bound=Chained)
 class Ledger:
     """The Evidence Ledger at one database URL (SQLite or PostgreSQL)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, lanes: int | None = None, auto_upgrade: bool | None = None):
+        """``lanes``, ``auto_upgrade``: None takes the settings (BARECOUNT_LEDGER_*)."""
         self.url = url
+        self._lanes = lanes
+        self._auto_upgrade = auto_upgrade
         self._engine: Engine | None = None
         self._open = threading.Lock()
         # SQLite: this process's transactions queue here, not in SQLite's busy handler,
@@ -62,8 +66,18 @@ class Ledger:
     def engine(self) -> Engine:
         with self._open:
             if self._engine is None:
-                self._engine = open_engine(self.url)
+                engine = open_engine(self.url, auto_upgrade=self._option("ledger_auto_upgrade"))
+                self._lanes = self._option("ledger_lanes")
+                ensure_lanes(engine, self._lanes)
+                self._engine = engine
             return self._engine
+
+    def _option(self, name: str):
+        """A constructor argument, else the setting of the same name."""
+        from barecount.settings import get_settings
+
+        given = getattr(self, f"_{name.removeprefix('ledger_')}")
+        return given if given is not None else getattr(get_settings(), name)
 
     def dispose(self) -> None:
         with self._open:
@@ -77,7 +91,8 @@ class Ledger:
         engine = self.engine
         serial = self._writer if engine.dialect.name == "sqlite" else nullcontext()
         try:
-            with serial, Session(engine, expire_on_commit=False) as session:
+            info = {"lanes": self._lanes}
+            with serial, Session(engine, expire_on_commit=False, info=info) as session:
                 with session.begin():
                     yield session
         except OperationalError as exc:
@@ -211,18 +226,10 @@ class Ledger:
 
         The manifest's version of each contract is registered the first time it is seen.
         """
-        pins = pins or {}
-        result: dict[str, ContractVersion] = {}
         with self.session() as session:
-            for name in sorted(set(contracts)):
-                declared = manifest_version(name, manifests.contract(name))
-                lock_chain(session)  # check-then-append, also between processes
-                known = governance_store.contract_versions(session=session, contract=name)
-                if is_new(declared, known):
-                    governance_store.register_contract_version(session=session, version=declared)
-                    known = governance_store.contract_versions(session=session, contract=name)
-                result[name] = pick_in_force(name, known, pins.get(name))
-        return result
+            return governance_store.versions_in_force(
+                session=session, declared=manifests.contract, contracts=contracts, pins=pins or {}
+            )
 
     def hold_statuses(
         self, *, contracts: Iterable[str] | None = None

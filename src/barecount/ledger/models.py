@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field
 
 from barecount.ledger.base import Chained, ChainHead
+from barecount.ledger.checkpoint_models import LedgerCheckpoint
 from barecount.ledger.evidence_models import DecisionSignature, LineageEmission
 from barecount.ledger.governance_models import (
     BlockedRun,
@@ -203,6 +204,9 @@ CHAINED_TABLES: list[type[Chained]] = [
 ]
 
 
+for _table in CHAINED_TABLES:  # a lane's positions are unique (migration 0002 creates these)
+    Index(f"ix_{_table.__tablename__}_lane_seq", _table.lane, _table.seq, unique=True)
+
 __all__ = [
     "CHAINED_TABLES",
     "Alert",
@@ -220,6 +224,7 @@ __all__ = [
     "HoldSuspension",
     "HoldWaiter",
     "KpiVersion",
+    "LedgerCheckpoint",
     "LineageEmission",
     "PipelineRun",
     "Publication",

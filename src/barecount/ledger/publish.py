@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from barecount.ledger.chain import append, lock_chain
+from barecount.ledger.chain import append, lock_key
 from barecount.ledger.models import KpiVersion, PipelineRun, Publication
 
 
@@ -90,7 +90,9 @@ def publish(
     restatement: Restatement | None = None,
 ) -> PublishOutcome:
     """Publish a run's KPI values, or say why not. Call inside a transaction."""
-    lock_chain(session)  # check-then-append, serialized with every other ledger writer
+    lock_key(
+        session, "publish", run.pipeline, run.partition
+    )  # check-then-append, also between processes
     before = list(
         session.execute(
             select(Publication)
