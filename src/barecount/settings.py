@@ -1,7 +1,9 @@
 """Configuration from ``BARECOUNT_*`` environment variables, read once per process.
 
-Every value is checked when it is read, so a bad variable stops a command in one line that
-names it (``SettingsError``) before any work starts, never deep inside a flow run.
+One pydantic-settings model (``BARECOUNT_`` prefix; Prefect's own settings are Prefect's,
+barecount.prefect_api reads them). Every value is checked when it is read, so a bad variable
+stops a command in one line that names it (``SettingsError``) before any work starts, never
+deep inside a flow run.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from barecount.errors import SettingsError
 
@@ -39,62 +43,87 @@ _BLOCK_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")  # Prefect block document 
 SHOWN = 200  # characters of a bad value quoted in a message (paths stay whole)
 
 
-class Settings(BaseModel):
-    """Where BareCount keeps its state and which Prefect API it talks to."""
+def _home(data: dict[str, Any]) -> Path:
+    return data.get("home") or Path.home() / ".barecount"
 
-    model_config = ConfigDict(frozen=True)
 
-    home: Path = Field(description="State folder: local Prefect server, ledger, warehouse, keys.")
-    manifests: Path = Field(description="Folder holding pipelines/, contracts/ and teams/.")
-    ledger_url: str | None = Field(
-        description="SQLAlchemy URL of the Evidence Ledger; None: the LedgerDatabase block "
-        "named by ledger_block, else SQLite under home (barecount.ledger.get_ledger decides)."
+class Settings(BaseSettings):
+    """Where BareCount keeps its state, which Prefect API it talks to, how the ledger runs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BARECOUNT_", frozen=True, env_ignore_empty=True, validate_default=True
     )
-    ledger_block: str | None = Field(description="Name of a LedgerDatabase Prefect block.")
-    warehouse: Path = Field(description="SQLite warehouse file the example stages write to.")
+
+    home: Path = Field(
+        default_factory=lambda: Path.home() / ".barecount",
+        description="State folder: local Prefect server, ledger, warehouse, keys.",
+    )
+    manifests: Path = Field(
+        Path("manifests"), description="Folder holding pipelines/, contracts/ and teams/."
+    )
+    ledger_url: str | None = Field(
+        None,
+        repr=False,  # it may carry a password
+        description="SQLAlchemy URL of the Evidence Ledger; None: the LedgerDatabase block "
+        "named by ledger_block, else SQLite under home (barecount.ledger.get_ledger decides).",
+    )
+    ledger_block: str | None = Field(None, description="Name of a LedgerDatabase Prefect block.")
+    warehouse: Path = Field(
+        default_factory=lambda data: _home(data) / "warehouse.db",
+        description="SQLite warehouse file the example stages write to.",
+    )
     warehouse_url: str = Field(
+        default_factory=lambda data: f"sqlite:///{data.get('warehouse')}",
         repr=False,  # it may carry a password
         description="SQLAlchemy URL of the warehouse stages write to (SQLite or PostgreSQL); "
         "default: the SQLite file `warehouse`.",
     )
-    landing: Path = Field(description="Folder where source extracts (ERP exports) land.")
+    landing: Path = Field(
+        default_factory=lambda data: _home(data) / "landing",
+        description="Folder where source extracts (ERP exports) land.",
+    )
     results: Path = Field(
+        default_factory=lambda data: _home(data) / "results",
         description="Where stage results are persisted (the run-token cache); kept beside "
-        "the warehouse because a cached result is only valid while its tables exist."
+        "the warehouse because a cached result is only valid while its tables exist.",
     )
     prefect_api_url: str | None = Field(
-        description="Prefect API to use; None starts the local server under home."
+        None,
+        validation_alias=AliasChoices("BARECOUNT_PREFECT_API_URL", "PREFECT_API_URL"),
+        description="Prefect API to use; None starts the local server under home.",
     )
-    console_url: str = Field(description="Where 'barecount console' is reached; for links.")
-    server_host: str = Field(description="Host the local Prefect server binds to.")
-    server_port: int = Field(ge=1, le=65535, description="Port of the local Prefect server.")
+    console_url: str = Field(
+        "http://127.0.0.1:8787", description="Where 'barecount console' is reached; for links."
+    )
+    server_host: str = Field("127.0.0.1", description="Host the local Prefect server binds to.")
+    server_port: int = Field(4280, description="Port of the local Prefect server.")
     ledger_lanes: int = Field(
-        default=16,
+        16,
         ge=1,
         le=256,
-        description="Lanes of the ledger's chain on PostgreSQL: "
-        "how many transactions append at once without waiting (1: one global lock).",
+        description="Lanes of the ledger's chain on PostgreSQL: how many transactions append "
+        "at once without waiting (1: one global lock).",
     )
     ledger_auto_upgrade: bool = Field(
-        default=True,
+        True,
         description="Migrate an old ledger on first use (else: exit 4 until "
         "'barecount ledger upgrade').",
     )
-    checkpoint_key: Path | None = Field(
-        default=None,
-        description="Ed25519 private key (PEM) that signs ledger checkpoints; "
-        "kept outside the ledger database. Default: home/keys/ledger-checkpoint.pem.",
+    checkpoint_key: Path = Field(
+        default_factory=lambda data: _home(data) / "keys" / "ledger-checkpoint.pem",
+        description="Ed25519 private key (PEM) that signs ledger checkpoints; kept outside "
+        "the ledger database.",
     )
     checkpoint_file: Path | None = Field(
-        default=None,
-        description="Append-only JSONL file checkpoints are published to, "
-        "besides Prefect; None: home/checkpoints.jsonl.",
+        default_factory=lambda data: _home(data) / "checkpoints.jsonl",
+        description="Append-only JSONL file checkpoints are published to besides Prefect; "
+        "'off': Prefect only.",
     )
     checkpoint_every_rows: int = Field(
-        default=1000, ge=1, le=10_000_000, description="Write a checkpoint after this many rows."
+        1000, ge=1, le=10_000_000, description="Write a checkpoint after this many rows..."
     )
     checkpoint_every_minutes: int = Field(
-        default=60, ge=1, le=100_000, description="...or after this many minutes."
+        60, ge=1, le=100_000, description="...or after this many minutes."
     )
 
     @property
@@ -104,6 +133,88 @@ class Settings(BaseModel):
     @property
     def local_api_url(self) -> str:
         return f"http://{self.server_host}:{self.server_port}/api"
+
+    @field_validator("home", "landing", "results")
+    @classmethod
+    def _folders(cls, path: Path, info: ValidationInfo) -> Path:
+        path = path.expanduser().absolute()
+        if path.exists() and not path.is_dir():
+            raise _bad(_var(info), str(path), "is a file, not a folder; name a folder")
+        return path
+
+    @field_validator("warehouse", "checkpoint_key", "checkpoint_file", mode="before")
+    @classmethod
+    def _files(cls, value: Any, info: ValidationInfo) -> Path | None:
+        if info.field_name == "checkpoint_file" and str(value).strip().lower() == "off":
+            return None
+        path = Path(str(value).strip()).expanduser().absolute()
+        if path.is_dir():
+            raise _bad(_var(info), str(path), "is a folder, not a file; name a file")
+        return path
+
+    @field_validator("manifests")
+    @classmethod
+    def _manifests(cls, path: Path) -> Path:
+        return path.expanduser()
+
+    @field_validator("ledger_url")
+    @classmethod
+    def _ledger_url(cls, url: str | None) -> str | None:
+        return None if url is None else check_ledger_url(url.strip())
+
+    @field_validator("ledger_block")
+    @classmethod
+    def _ledger_block(cls, name: str | None) -> str | None:
+        if name is not None and not _BLOCK_NAME.fullmatch(name.strip()):
+            raise _bad(
+                _var("ledger_block"),
+                name,
+                "is not a block name; use lower-case letters, digits and dashes",
+            )
+        return name and name.strip()
+
+    @field_validator("warehouse_url")
+    @classmethod
+    def _warehouse(cls, url: str) -> str:
+        return _check_warehouse_url(url.strip())
+
+    @field_validator("prefect_api_url", "console_url")
+    @classmethod
+    def _http(cls, url: str | None, info: ValidationInfo) -> str | None:
+        if url is None:
+            return None
+        name = _var(info)
+        if info.field_name == "prefect_api_url" and not _env("BARECOUNT_PREFECT_API_URL"):
+            name = "PREFECT_API_URL"
+        checked = _check_http_url(name, url.strip())
+        return checked.rstrip("/") if info.field_name == "console_url" else checked
+
+    @field_validator("server_host")
+    @classmethod
+    def _host(cls, host: str) -> str:
+        if not _HOST.fullmatch(host.strip()):
+            raise _bad(
+                _var("server_host"), host, "is not a host name or IP address; use e.g. 127.0.0.1"
+            )
+        return host.strip()
+
+    @field_validator("server_port", mode="before")
+    @classmethod
+    def _port(cls, value: Any) -> int:
+        text = str(value).strip()
+        if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 65535:
+            raise _bad(
+                _var("server_port"),
+                text,
+                "is not a port number; use a whole number from 1 to 65535",
+            )
+        return int(text)
+
+
+def _var(field: ValidationInfo | str) -> str:
+    """The environment variable of a field."""
+    name = field if isinstance(field, str) else field.field_name
+    return f"BARECOUNT_{name.upper()}"
 
 
 def _env(name: str) -> str | None:
@@ -157,82 +268,9 @@ def _check_http_url(name: str, url: str) -> str:
     return url
 
 
-def _port(name: str) -> int:
-    value = _env(name)
-    if value is None:
-        return 4280
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 65535:
-        raise _bad(name, value, "is not a port number; use a whole number from 1 to 65535")
-    return int(value)
-
-
-def _int(name: str, default: int, low: int, high: int) -> int:
-    value = _env(name)
-    if value is None:
-        return default
-    if not value.isascii() or not value.isdigit() or not low <= int(value) <= high:
-        raise _bad(name, value, f"is not a whole number from {low} to {high}")
-    return int(value)
-
-
-def _bool(name: str, default: bool) -> bool:
-    value = _env(name)
-    if value is None:
-        return default
-    if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-        raise _bad(name, value, "is not true or false")
-    return value.lower() in ("true", "1", "yes")
-
-
-def _host(name: str) -> str:
-    value = _env(name) or "127.0.0.1"
-    if not _HOST.fullmatch(value):
-        raise _bad(name, value, "is not a host name or IP address; use e.g. 127.0.0.1")
-    return value
-
-
-def _folder(name: str, default: Path) -> Path:
-    path = Path(_env(name) or default).expanduser().absolute()
-    if path.exists() and not path.is_dir():
-        raise _bad(name, str(path), "is a file, not a folder; name a folder")
-    return path
-
-
-def _file(name: str, default: Path) -> Path:
-    path = Path(_env(name) or default).expanduser().absolute()
-    if path.is_dir():
-        raise _bad(name, str(path), "is a folder, not a file; name a file")
-    return path
-
-
-def _optional(name: str, check) -> str | None:
-    value = _env(name)
-    return None if value is None else check(value)
-
-
-def _block(value: str) -> str:
-    if not _BLOCK_NAME.fullmatch(value):
-        raise _bad(
-            "BARECOUNT_LEDGER_BLOCK",
-            value,
-            "is not a block name; use lower-case letters, digits and dashes",
-        )
-    return value
-
-
-def _api_url() -> str | None:
-    for name in ("BARECOUNT_PREFECT_API_URL", "PREFECT_API_URL"):
-        value = _env(name)
-        if value is not None:
-            return _check_http_url(name, value)
-    return None
-
-
-def _warehouse_url(default: Path) -> str:
-    """BARECOUNT_WAREHOUSE_URL with a driver we support and can load; else the SQLite file."""
-    name, url = "BARECOUNT_WAREHOUSE_URL", _env("BARECOUNT_WAREHOUSE_URL")
-    if url is None:
-        return f"sqlite:///{default}"
+def _check_warehouse_url(url: str) -> str:
+    """A warehouse URL with a driver we support and can load."""
+    name = "BARECOUNT_WAREHOUSE_URL"
     found = _SCHEME.match(url)
     driver = found[1].lower() if found else None
     if driver not in WAREHOUSE_DRIVERS:  # the value is not shown: it may carry a password
@@ -258,34 +296,18 @@ def get_settings() -> Settings:
     Raises:
         SettingsError: a variable holds a value BareCount cannot use; the message names it.
     """
-    home = _folder("BARECOUNT_HOME", Path.home() / ".barecount")
-    console_url = _check_http_url(
-        "BARECOUNT_CONSOLE_URL", _env("BARECOUNT_CONSOLE_URL") or "http://127.0.0.1:8787"
-    )
-    return Settings(
-        home=home,
-        manifests=Path(_env("BARECOUNT_MANIFESTS") or "manifests").expanduser(),
-        ledger_url=_optional("BARECOUNT_LEDGER_URL", check_ledger_url),
-        ledger_block=_optional("BARECOUNT_LEDGER_BLOCK", _block),
-        warehouse=_file("BARECOUNT_WAREHOUSE", home / "warehouse.db"),
-        warehouse_url=_warehouse_url(_file("BARECOUNT_WAREHOUSE", home / "warehouse.db")),
-        landing=_folder("BARECOUNT_LANDING", home / "landing"),
-        results=_folder("BARECOUNT_RESULTS", home / "results"),
-        prefect_api_url=_api_url(),
-        console_url=console_url.rstrip("/"),
-        server_host=_host("BARECOUNT_SERVER_HOST"),
-        server_port=_port("BARECOUNT_SERVER_PORT"),
-        ledger_lanes=_int("BARECOUNT_LEDGER_LANES", 16, 1, 256),
-        ledger_auto_upgrade=_bool("BARECOUNT_LEDGER_AUTO_UPGRADE", True),
-        checkpoint_key=_file("BARECOUNT_CHECKPOINT_KEY", home / "keys" / "ledger-checkpoint.pem"),
-        checkpoint_file=_checkpoint_file(home),
-        checkpoint_every_rows=_int("BARECOUNT_CHECKPOINT_EVERY_ROWS", 1000, 1, 10_000_000),
-        checkpoint_every_minutes=_int("BARECOUNT_CHECKPOINT_EVERY_MINUTES", 60, 1, 100_000),
-    )
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise _readable(exc) from None
 
 
-def _checkpoint_file(home: Path) -> Path | None:
-    """BARECOUNT_CHECKPOINT_FILE; 'off' publishes checkpoints to Prefect only."""
-    if (_env("BARECOUNT_CHECKPOINT_FILE") or "").lower() == "off":
-        return None
-    return _file("BARECOUNT_CHECKPOINT_FILE", home / "checkpoints.jsonl")
+def _readable(exc: ValidationError) -> SettingsError:
+    """The first problem of a validation as one line naming the variable."""
+    error = exc.errors()[0]
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, SettingsError):
+        return cause
+    field = str(error["loc"][0]) if error["loc"] else "?"
+    name = field if field.isupper() else _var(field)
+    return _bad(name, str(error.get("input")), f"cannot be used: {error['msg']}")

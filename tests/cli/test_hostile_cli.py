@@ -169,6 +169,9 @@ SETTINGS_CASES = [
     ({"BARECOUNT_CONSOLE_URL": "javascript:alert(1)"}, "BARECOUNT_CONSOLE_URL="),
     ({"BARECOUNT_SERVER_HOST": "a host"}, "BARECOUNT_SERVER_HOST='a host' is not a host name"),
     ({"BARECOUNT_LEDGER_BLOCK": "../x"}, "BARECOUNT_LEDGER_BLOCK='../x' is not a block name"),
+    # typed by pydantic-settings: the variable, the value, pydantic's reason
+    ({"BARECOUNT_LEDGER_LANES": "0"}, "BARECOUNT_LEDGER_LANES='0' cannot be used: Input should"),
+    ({"BARECOUNT_LEDGER_AUTO_UPGRADE": "maybe"}, "BARECOUNT_LEDGER_AUTO_UPGRADE='maybe' cannot"),
 ]
 
 
