@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
+import bc_browser
 import pytest
 from sqlalchemy import select
 
@@ -19,30 +17,8 @@ from barecount.settings import get_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "console"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _chromium() -> Path:
-    if not CHROMIUM.exists():
-        subprocess.run(["bash", str(REPO / "scripts" / "ensure-chromium.sh")], check=False)
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "no /usr/bin/chromium and scripts/ensure-chromium.sh could not install it "
-            "(needs root and apt-get); install Debian's chromium to run the browser test"
-        )
-    pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
-    return CHROMIUM
 
 
 @pytest.fixture
@@ -53,23 +29,7 @@ def console_url(console_server) -> str:
 
 @pytest.fixture
 def browser_page():
-    executable = _chromium()
-    from playwright.sync_api import sync_playwright
-
-    profile = tempfile.mkdtemp(prefix="bc-chromium-")
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(executable),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        try:
-            yield context.pages[0] if context.pages else context.new_page()
-        finally:
-            context.close()
-            shutil.rmtree(profile, ignore_errors=True)
+    yield from bc_browser.browser_page((1280, 900))
 
 
 def test_approver_approves_a_held_drift_in_the_browser(

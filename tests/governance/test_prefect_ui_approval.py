@@ -7,11 +7,9 @@ fills it with a signature from 'barecount sign', submits, and the run completes 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
+import bc_browser
 import pytest
 from bc_testkit import (
     flow_state,
@@ -26,40 +24,15 @@ from barecount.examples.finance import write_extract
 from barecount.ledger import get_ledger
 from barecount.prefect_api import ui_url
 
-CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "prefect-ui"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 UI_TIMEOUT_MS = 60_000  # a cold UI bundle on a busy 2-core machine
 
 
 @pytest.fixture
 def browser_page():
     """A page in Debian's headless Chromium (never a Playwright-downloaded browser)."""
-    if not CHROMIUM.exists():
-        subprocess.run(["bash", str(REPO / "scripts" / "ensure-chromium.sh")], check=False)
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "no /usr/bin/chromium and scripts/ensure-chromium.sh could not install it "
-            "(needs root and apt-get); install Debian's chromium to run the Prefect UI test"
-        )
-    from playwright.sync_api import sync_playwright
-
-    profile = tempfile.mkdtemp(prefix="bc-chromium-")
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000},
-        )
-        context.set_default_timeout(UI_TIMEOUT_MS)
-        try:
-            yield context.pages[0] if context.pages else context.new_page()
-        finally:
-            context.close()
-            shutil.rmtree(profile, ignore_errors=True)
+    yield from bc_browser.browser_page((1400, 1000), UI_TIMEOUT_MS)
 
 
 def signature_from_cli(flow_run_id: str, approver: str) -> str:
