@@ -8,39 +8,25 @@ deep inside a flow run.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from barecount.errors import SettingsError
+from barecount.settings_urls import (
+    bad,
+    check_http_url,
+    check_ledger_url,
+    check_warehouse_url,
+)
 
-# Ledger URL drivers we test and ship (SQLAlchemy 'dialect+driver'), and the module each needs.
-LEDGER_DRIVERS = {
-    "sqlite": "sqlite3",
-    "sqlite+pysqlite": "sqlite3",
-    "postgresql": "psycopg2",
-    "postgresql+psycopg2": "psycopg2",
-    "postgresql+psycopg": "psycopg",
-}
-# Warehouse drivers: SQLAlchemy 2.1 reads a plain postgresql:// with psycopg (3).
-WAREHOUSE_DRIVERS = {
-    "sqlite": "sqlite3",
-    "sqlite+pysqlite": "sqlite3",
-    "postgresql": "psycopg",
-    "postgresql+psycopg": "psycopg",
-    "postgresql+psycopg2": "psycopg2",
-}
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _HOST = re.compile(r"[A-Za-z0-9._:-]{1,253}")  # a host name, IPv4 or IPv6 address
 _BLOCK_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")  # Prefect block document names
-SHOWN = 200  # characters of a bad value quoted in a message (paths stay whole)
 
 
 def _home(data: dict[str, Any]) -> Path:
@@ -139,7 +125,7 @@ class Settings(BaseSettings):
     def _folders(cls, path: Path, info: ValidationInfo) -> Path:
         path = path.expanduser().absolute()
         if path.exists() and not path.is_dir():
-            raise _bad(_var(info), str(path), "is a file, not a folder; name a folder")
+            raise bad(_var(info), str(path), "is a file, not a folder; name a folder")
         return path
 
     @field_validator("warehouse", "checkpoint_key", "checkpoint_file", mode="before")
@@ -149,7 +135,7 @@ class Settings(BaseSettings):
             return None
         path = Path(str(value).strip()).expanduser().absolute()
         if path.is_dir():
-            raise _bad(_var(info), str(path), "is a folder, not a file; name a file")
+            raise bad(_var(info), str(path), "is a folder, not a file; name a file")
         return path
 
     @field_validator("manifests")
@@ -166,7 +152,7 @@ class Settings(BaseSettings):
     @classmethod
     def _ledger_block(cls, name: str | None) -> str | None:
         if name is not None and not _BLOCK_NAME.fullmatch(name.strip()):
-            raise _bad(
+            raise bad(
                 _var("ledger_block"),
                 name,
                 "is not a block name; use lower-case letters, digits and dashes",
@@ -176,7 +162,7 @@ class Settings(BaseSettings):
     @field_validator("warehouse_url")
     @classmethod
     def _warehouse(cls, url: str) -> str:
-        return _check_warehouse_url(url.strip())
+        return check_warehouse_url(url.strip())
 
     @field_validator("prefect_api_url", "console_url")
     @classmethod
@@ -186,14 +172,14 @@ class Settings(BaseSettings):
         name = _var(info)
         if info.field_name == "prefect_api_url" and not _env("BARECOUNT_PREFECT_API_URL"):
             name = "PREFECT_API_URL"
-        checked = _check_http_url(name, url.strip())
+        checked = check_http_url(name, url.strip())
         return checked.rstrip("/") if info.field_name == "console_url" else checked
 
     @field_validator("server_host")
     @classmethod
     def _host(cls, host: str) -> str:
         if not _HOST.fullmatch(host.strip()):
-            raise _bad(
+            raise bad(
                 _var("server_host"), host, "is not a host name or IP address; use e.g. 127.0.0.1"
             )
         return host.strip()
@@ -203,7 +189,7 @@ class Settings(BaseSettings):
     def _port(cls, value: Any) -> int:
         text = str(value).strip()
         if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 65535:
-            raise _bad(
+            raise bad(
                 _var("server_port"),
                 text,
                 "is not a port number; use a whole number from 1 to 65535",
@@ -220,73 +206,6 @@ def _var(field: ValidationInfo | str) -> str:
 def _env(name: str) -> str | None:
     value = os.environ.get(name, "").strip()
     return value or None
-
-
-def _shown(value: str) -> str:
-    return repr(value) if len(value) <= SHOWN else f"{value[:SHOWN]!r}... ({len(value)} chars)"
-
-
-def _bad(name: str, value: str, problem: str) -> SettingsError:
-    return SettingsError(f"{name}={_shown(value)} {problem}")
-
-
-def check_ledger_url(url: str, name: str = "BARECOUNT_LEDGER_URL") -> str:
-    """A ledger URL with a driver we support and whose module is installed.
-
-    Raises:
-        SettingsError: naming ``name``, the variable (or block) the URL came from.
-    """
-    found = _SCHEME.match(url)
-    if found is None:
-        raise SettingsError(  # the value is not shown: it may carry a password
-            f"{name} is not a database URL; use e.g. sqlite:////var/lib/barecount/ledger.db "
-            "or postgresql://user@host/db"
-        )
-    driver = found[1].lower()
-    if driver not in LEDGER_DRIVERS:
-        raise SettingsError(
-            f"{name}: unsupported database driver {_shown(driver)}; the ledger runs on "
-            f"{', '.join(LEDGER_DRIVERS)}"
-        )
-    module = LEDGER_DRIVERS[driver]
-    if importlib.util.find_spec(module) is None:
-        raise SettingsError(
-            f"{name}: driver {driver} needs the {module} package, which is not installed; "
-            "pip install 'barecount[postgres]'"
-        )
-    return url
-
-
-def _check_http_url(name: str, url: str) -> str:
-    parts = urlsplit(url) if url.isprintable() else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _bad(name, url, "is not an http(s) URL; use e.g. http://127.0.0.1:4200/api")
-    try:
-        parts.port  # noqa: B018 (raises on a port that is not a number or out of range)
-    except ValueError:
-        raise _bad(name, url, "has a port that is not a number from 1 to 65535") from None
-    return url
-
-
-def _check_warehouse_url(url: str) -> str:
-    """A warehouse URL with a driver we support and can load."""
-    name = "BARECOUNT_WAREHOUSE_URL"
-    found = _SCHEME.match(url)
-    driver = found[1].lower() if found else None
-    if driver not in WAREHOUSE_DRIVERS:  # the value is not shown: it may carry a password
-        problem = f"unsupported database driver {_shown(driver)}" if driver else "not a URL"
-        raise SettingsError(
-            f"{name}: {problem}; the warehouse runs on SQLite or PostgreSQL, e.g. "
-            "sqlite:////path/warehouse.db or postgresql+psycopg://user:password@host:5432/db"
-        )
-    if driver.startswith("sqlite") and url.partition("://")[2] in ("", "/", "/:memory:"):
-        raise SettingsError(f"{name}: a SQLite warehouse must be a file, not in memory")
-    if importlib.util.find_spec(WAREHOUSE_DRIVERS[driver]) is None:
-        raise SettingsError(
-            f"{name}: driver {driver} needs the {WAREHOUSE_DRIVERS[driver]} package, which is "
-            "not installed; pip install 'barecount[postgres]'"
-        )
-    return url
 
 
 @lru_cache(maxsize=1)
@@ -310,4 +229,4 @@ def _readable(exc: ValidationError) -> SettingsError:
         return cause
     field = str(error["loc"][0]) if error["loc"] else "?"
     name = field if field.isupper() else _var(field)
-    return _bad(name, str(error.get("input")), f"cannot be used: {error['msg']}")
+    return bad(name, str(error.get("input")), f"cannot be used: {error['msg']}")
