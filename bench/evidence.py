@@ -7,8 +7,9 @@ Builds a ledger (SQLite in a temporary folder, or the empty database at ``--url`
 ``--rows`` rows: pipeline runs of 100 pipelines, each with four stage attempts (one a retry),
 a gate check, three publications with their KPI versions and a run summary; every tenth run's
 gate held a drift decided by a signed approval (decision, signature, hold events). Rows are
-made as the ledger makes them (chain ids, ``chain.row_hash``, prev hashes) and written with
-bulk inserts, the chain head last; ``barecount ledger verify``-style checks are not run over
+made as the ledger makes them (ids, lanes and positions, ``hashformat.row_hash``, prev hashes)
+and written with bulk inserts, the lanes' heads last; each run's rows go to one lane, as one
+transaction's appends do (PostgreSQL: 16 lanes in turn). ``ledger verify`` is not run over
 all of them, but the evidence read verifies every row it shows, as the command does.
 
 Then, on that ledger, in this process:
@@ -43,19 +44,28 @@ STAGES = ("ingest-invoices", "gdp-invoices", "kpi-finance")
 BATCH = 20_000
 
 
-def build(url: str, rows_wanted: int) -> tuple[list[tuple[str, str]], datetime, int]:
-    """Write the ledger; the (pipeline, partition) pairs published, and each run's time."""
-    from sqlalchemy import insert, update
+def build(
+    url: str, rows_wanted: int, lanes: int = 16
+) -> tuple[list[tuple[str, str]], datetime, int]:
+    """Write the ledger; the (pipeline, partition) pairs published, and each run's time.
+
+    Each run's rows go to one lane, as one transaction's appends do: on PostgreSQL runs take
+    lanes 1..``lanes`` in turn; SQLite has lane 1 only (its ids are the positions)."""
+    from sqlalchemy import insert, text, update
 
     from barecount.governance.demokeys import demo_private_key, demo_public_key
     from barecount.governance.signing import approval_message, key_fingerprint, sign
     from barecount.ledger import ledger_at
     from barecount.ledger import models as m
-    from barecount.ledger.chain import GENESIS, row_hash
+    from barecount.ledger.chain import GENESIS, ROW_IDS, ensure_lanes
+    from barecount.ledger.hashformat import CURRENT, row_hash
 
     engine = ledger_at(url).engine
+    lanes = lanes if engine.dialect.name == "postgresql" else 1
+    ensure_lanes(engine, lanes)
     pending: dict[type, list[dict]] = {}
-    state = {"id": 0, "prev": GENESIS, "written": 0}
+    heads = {lane: [0, GENESIS] for lane in range(1, lanes + 1)}  # lane -> [seq, hash]
+    state = {"id": 0, "lane": 1, "written": 0}
     base = datetime(2020, 1, 1, tzinfo=UTC)
     key, public = demo_private_key("alice"), demo_public_key("alice")
 
@@ -63,19 +73,25 @@ def build(url: str, rows_wanted: int) -> tuple[list[tuple[str, str]], datetime, 
         with engine.begin() as conn:
             for table, values in pending.items():
                 conn.execute(insert(table.__table__), values)
-            conn.execute(
-                update(m.ChainHead.__table__)
-                .where(m.ChainHead.id == 1)
-                .values(last_id=state["id"], last_hash=state["prev"])
-            )
+            for lane, (seq, last) in heads.items():
+                conn.execute(
+                    update(m.ChainHead.__table__)
+                    .where(m.ChainHead.id == lane)
+                    .values(last_seq=seq, last_hash=last)
+                )
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"SELECT setval('{ROW_IDS}', {state['id']})"))
         state["written"] += sum(len(v) for v in pending.values())
         pending.clear()
 
     def add(row: _Row, at: datetime) -> _Row:
         state["id"] += 1
+        head = heads[state["lane"]]
         values = row.__dict__["values"]
-        values.update(id=state["id"], recorded_at=at, prev_hash=state["prev"], hash="")
-        values["hash"] = state["prev"] = row_hash(row)
+        values.update(id=state["id"], recorded_at=at, prev_hash=head[1], hash="",
+                      lane=state["lane"], seq=head[0] + 1, hash_format=CURRENT)  # fmt: skip
+        values["hash"] = head[1] = row_hash(row)
+        head[0] += 1
         pending.setdefault(row.table, []).append(row.__dict__["values"])
         return row
 
@@ -87,6 +103,7 @@ def build(url: str, rows_wanted: int) -> tuple[list[tuple[str, str]], datetime, 
     started = time.perf_counter()
     while state["id"] < rows_wanted:
         n += 1
+        state["lane"] = n % lanes + 1
         pipeline, day = f"pipeline-{n % 100:03d}", base.date() + timedelta(days=n // 100)
         partition, token, at = day.isoformat(), f"rt-{n:08d}", base + timedelta(seconds=n)
         run = add(_row(m.PipelineRun, token=token, pipeline=pipeline, partition=partition,
@@ -136,7 +153,7 @@ def build(url: str, rows_wanted: int) -> tuple[list[tuple[str, str]], datetime, 
 
 class _Row:
     """A ledger row as plain values, of a class that carries its table's name and fields, so
-    ``chain.row_hash`` hashes it exactly as the row object (at a fraction of its cost)."""
+    ``hashformat.row_hash`` hashes it exactly as the row object (at a fraction of its cost)."""
 
     table: type
     model_fields: dict

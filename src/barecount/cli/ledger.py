@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from pathlib import Path
+
 import typer
 
 from barecount.cli import params
@@ -168,27 +171,92 @@ def _print_evidence(token: str, found) -> None:
 
 
 @app.command("verify")
-def verify_command(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def verify_command(
+    against: Path | None = typer.Option(
+        None, "--against", help="JSONL file of published checkpoints to check the ledger with."
+    ),
+    key: Path | None = typer.Option(
+        None,
+        "--key",
+        help="Trusted public key (.pub) of the checkpoints; default: beside "
+        "BARECOUNT_CHECKPOINT_KEY.",
+    ),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="Start from checkpoint N, or 'last' (the last one verified "
+        "--against), instead of from the first row.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """Check the hash chain; name the first row that does not match. Exit 1 if any."""
     from barecount.ledger import get_ledger
+    from barecount.ledger.checkpoint_anchor import verify_against
+    from barecount.ledger.checkpoint_keys import read_public_key
+    from barecount.ledger.verify_state import remember, since_checkpoint, state_path
+    from barecount.settings import get_settings
 
-    result = get_ledger().verify()
+    ledger, state = get_ledger(), state_path(get_settings().home)
+    start = since_checkpoint(ledger, since, state) if since else None
+    with _progress(ledger, start) as progress:
+        if against is None:
+            result = ledger.verify(since=start, progress=progress)
+        else:
+            public = read_public_key(key) if key is not None else None
+            result = verify_against(
+                ledger, against, public_key=public, since=start, progress=progress
+            )
+            remember(ledger, result, state)
+    fields = ("ok", "rows", "lanes", "checkpoints", "problem", "row_id", "table", "lane", "seq")
     if as_json:
-        print_json(
-            {
-                "ok": result.ok,
-                "rows": result.rows,
-                "problem": result.problem,
-                "row_id": result.row_id,
-                "table": result.table,
-            }
-        )
+        print_json({name: getattr(result, name) for name in fields})
     elif result.ok:
-        out.print(f"[green]ledger verified:[/] {result.rows} rows, chain intact")
+        anchored = f", {result.anchored} published checkpoint(s) agree" if against else ""
+        out.print(f"[green]ledger verified:[/] {result.rows} rows, chain intact{anchored}")
     else:
         out.print(f"[red]ledger NOT verified:[/] {literal(result.problem)}")
     if not result.ok:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _progress(ledger, start=None):
+    """A progress callback for verify: a bar on stderr when it is a terminal and there are
+    enough rows to wait for (over 100,000 after the checkpoint ``start``), else None."""
+    from barecount.cli.output import err
+    from barecount.ledger.checkpoints import current_heads
+
+    if not err.is_terminal:
+        yield None
+        return
+    with ledger.session() as session:
+        total = sum(seq for seq, _ in current_heads(session).values())
+    total -= start.rows if start is not None else 0
+    if total <= 100_000:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("verifying the ledger", total=total)
+        yield lambda rows: bar.advance(task, rows)
+
+
+@app.command("checkpoint")
+def checkpoint_command(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Seal every lane's head in a signed checkpoint and publish it (the checkpoint file,
+    Prefect); nothing new since the last one: print that one."""
+    from barecount.ledger import get_ledger
+    from barecount.ledger.checkpoints import write_checkpoint
+
+    checkpoint = write_checkpoint(get_ledger(), reason="manual")
+    if as_json:
+        print_json({"id": checkpoint.id, "rows": checkpoint.rows, "hash": checkpoint.hash})
+        return
+    out.print(
+        f"checkpoint {checkpoint.id}: {checkpoint.rows} rows sealed, {checkpoint.hash}",
+        markup=False,
+    )
 
 
 @app.command("upgrade")

@@ -17,10 +17,12 @@ lock of its own key (``lock_key``), not on the chain.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import TypeVar
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -65,55 +67,80 @@ def ensure_lanes(engine: Engine, lanes: int) -> None:
                 conn.execute(insert(ChainHead).values(id=n, last_seq=0, last_hash=GENESIS))
 
 
-def _take_lane(session: Session) -> ChainHead:
-    """The lane this transaction appends to, locked until it ends; taken once per transaction."""
+@dataclass
+class _Lane:
+    """The lane a transaction holds: its number and where its chain ends now."""
+
+    id: int
+    last_seq: int
+    last_hash: str
+
+
+def _take_lane(session: Session) -> tuple[_Lane, int | None]:
+    """The lane this transaction appends to, locked until it ends, taken once per
+    transaction; with it, on PostgreSQL, the first row's id (fetched in the same round trip)."""
     held = session.info.get("chain_lane")
     if held is not None and session.in_transaction() and held[0] is session.get_transaction():
-        return held[1]
-    lanes = lanes_of(session)
-    if session.get_bind().dialect.name == "sqlite":
-        query = select(ChainHead).where(ChainHead.id == 1)  # BEGIN IMMEDIATE holds the lock
-        head = session.execute(query).scalar_one()
-    elif lanes == 1:
-        head = session.execute(
-            select(ChainHead).where(ChainHead.id == 1).with_for_update()
-        ).scalar_one()
+        return held[1], None
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":  # BEGIN IMMEDIATE holds the lock already
+        found = conn.execute(_SQLITE_HEAD).one()
+        lane, row_id = _Lane(*found), None
     else:
-        head = _free_lane(session, lanes)
-    session.info["chain_lane"] = (session.get_transaction(), head)
-    return head
+        lanes = lanes_of(session)
+        own = os.getpid() % lanes + 1
+        found = None
+        if lanes > 1:
+            found = conn.execute(_FREE_LANE, {"lanes": lanes, "own": own}).one_or_none()
+        if found is None:  # one lane, or every lane busy: wait for this process's own
+            found = conn.execute(_OWN_LANE, {"own": own}).one()
+        lane, row_id = _Lane(*found[:3]), found[3]
+    session.info["chain_lane"] = (session.get_transaction(), lane)
+    return lane, row_id
 
 
-def _free_lane(session: Session, lanes: int) -> ChainHead:
-    """Any lane no other transaction holds, this process's own lane first; when every lane
-    is busy, wait for this process's own."""
-    own = os.getpid() % lanes + 1
-    order = (ChainHead.id - own + lanes) % lanes  # own first, then the next ones round
-    query = (
-        select(ChainHead)
-        .where(ChainHead.id <= lanes)
-        .order_by(order)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    head = session.execute(query).scalar_one_or_none()
-    if head is None:
-        query = select(ChainHead).where(ChainHead.id == own).with_for_update()
-        head = session.execute(query).scalar_one()
-    return head
+# PostgreSQL: lock a lane and draw the row id in one statement (one round trip). The lane is
+# any one no other transaction holds, this process's own first, then the next ones round.
+_FREE_LANE = text(
+    "WITH lane AS (SELECT id, last_seq, last_hash FROM ledger_head WHERE id <= :lanes "
+    "ORDER BY (id - :own + :lanes) % :lanes LIMIT 1 FOR UPDATE SKIP LOCKED) "
+    f"SELECT id, last_seq, last_hash, nextval('{ROW_IDS}') FROM lane"
+)
+_OWN_LANE = text(
+    "WITH lane AS (SELECT id, last_seq, last_hash FROM ledger_head WHERE id = :own FOR UPDATE) "
+    f"SELECT id, last_seq, last_hash, nextval('{ROW_IDS}') FROM lane"
+)
+_SQLITE_HEAD = text("SELECT id, last_seq, last_hash FROM ledger_head WHERE id = 1")
+_NEXTVAL = text(f"SELECT nextval('{ROW_IDS}')")
+_HEAD = ChainHead.__table__
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == bindparam("head_lane"))
+    .values(last_seq=bindparam("head_seq"), last_hash=bindparam("head_hash"))
+)
 
 
-def _next_id(session: Session, head: ChainHead) -> int:
-    if session.get_bind().dialect.name == "sqlite":
-        return head.last_seq + 1
-    return session.execute(text(f"SELECT nextval('{ROW_IDS}')")).scalar_one()
+@cache
+def _insert(table: Table, postgresql: bool):
+    """The row's INSERT (values bound as ``row_<column>``, apart from the head's names); on
+    PostgreSQL with the head's UPDATE in the same statement."""
+    statement = insert(table).values({c.name: bindparam(f"row_{c.name}") for c in table.columns})
+    return statement.add_cte(_MOVE_HEAD.cte("moved_head")) if postgresql else statement
 
 
 def append(session: Session, row: ROW) -> ROW:
-    """Give ``row`` an id and the next place in a lane, hash it and add it. Call inside a
-    transaction; every row a transaction appends goes to the same lane."""
-    head = _take_lane(session)
-    row.id = _next_id(session, head)
+    """Give ``row`` an id and the next place in a lane, hash it and write it. Call inside a
+    transaction; every row a transaction appends goes to the same lane.
+
+    Written with Core statements, not the ORM's flush: on PostgreSQL an append is two round
+    trips (lane and id, then row and head), which is most of its cost. The returned row is
+    not attached to the session; later queries in the transaction see it in the database."""
+    head, row_id = _take_lane(session)
+    conn = session.connection()
+    postgresql = conn.dialect.name == "postgresql"
+    if row_id is None:
+        row_id = conn.execute(_NEXTVAL).scalar_one() if postgresql else head.last_seq + 1
+    row.id = row_id
     row.lane = head.id
     row.seq = head.last_seq + 1
     row.hash_format = CURRENT
@@ -121,11 +148,15 @@ def append(session: Session, row: ROW) -> ROW:
     row.prev_hash = head.last_hash or GENESIS
     row.hash = ""
     row.hash = row_hash(row)
-    session.add(row)
-    head.last_seq = row.seq
-    head.last_hash = row.hash
-    session.add(head)
-    session.flush()
+    table = type(row).__table__
+    values = {f"row_{column.name}": getattr(row, column.name) for column in table.columns}
+    moved = {"head_lane": head.id, "head_seq": row.seq, "head_hash": row.hash}
+    if postgresql:
+        conn.execute(_insert(table, True), {**values, **moved})
+    else:
+        conn.execute(_insert(table, False), values)
+        conn.execute(_MOVE_HEAD, moved)
+    head.last_seq, head.last_hash = row.seq, row.hash
     return row
 
 

@@ -18,6 +18,13 @@ Canonical encoding (docs/ledger-format.md says the same for other implementers):
 - JSON columns as the JSON value itself (not its text), encoded by the same rules;
 - the result written ``sha256:`` + 64 lowercase hex digits.
 
+Reading the values back: SQLite returns datetimes as text ``YYYY-MM-DD HH:MM:SS.ffffff``
+(UTC, no offset), booleans as 0/1 and JSON columns as their text (parse it); PostgreSQL
+returns ``timestamptz`` (convert to UTC). The kinds in ``ledger_hash_format`` say which is
+which. Chaining: rows of one ``lane`` in ``seq`` order 1, 2, ...; each ``prev_hash`` is the
+hash of the row before it, ``sha256:`` + 64 zeros for ``seq`` 1; ``ledger_head`` holds each
+lane's last ``seq`` and hash.
+
 Format 1 is the ledger before migrations (one global chain: ``id`` was the position).
 Format 2 adds ``lane``, ``seq`` and ``hash_format``: the row's chain (lane) and position.
 """

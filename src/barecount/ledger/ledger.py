@@ -39,6 +39,7 @@ from barecount.ledger.verify import Verification, verify
 from barecount.manifest.models import Pipeline, PipelinePublished
 
 if TYPE_CHECKING:
+    from barecount.ledger.checkpoint_models import LedgerCheckpoint
     from barecount.manifest import ManifestSet
     from barecount.settings import Settings
 
@@ -249,10 +250,11 @@ class Ledger:
         with self.session() as session:
             return store.summaries(session=session, run_ids=run_ids)
 
-    def verify(self) -> Verification:
-        """Walk the chain and report the first row that does not match."""
+    def verify(self, *, since: LedgerCheckpoint | None = None, progress=None) -> Verification:
+        """Walk the chain and report the first row that does not match (``since``, ``progress``:
+        see ``verify.verify``)."""
         with self.session() as session:
-            return verify(session)
+            return verify(session, since=since, progress=progress)
 
 
 _ledgers: dict[str, Ledger] = {}

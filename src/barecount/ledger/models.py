@@ -207,6 +207,21 @@ CHAINED_TABLES: list[type[Chained]] = [
 for _table in CHAINED_TABLES:  # a lane's positions are unique (migration 0002 creates these)
     Index(f"ix_{_table.__tablename__}_lane_seq", _table.lane, _table.seq, unique=True)
 
+# Evidence reads on a big ledger (ledger show, the console's evidence page, runs, status):
+# a pipeline's latest run or alert, a partition's runs, publications and KPI versions, a
+# check's latest hold event, one contract version. Migration 0003 creates the same ones.
+READ_INDEXES = (
+    Index("ix_pipeline_run_pipeline_id", PipelineRun.pipeline, PipelineRun.id),
+    Index("ix_pipeline_run_pipeline_partition", PipelineRun.pipeline, PipelineRun.partition),
+    Index("ix_publication_pipeline_partition", Publication.pipeline, Publication.partition),
+    Index("ix_kpi_version_pipeline_partition", KpiVersion.pipeline, KpiVersion.partition),
+    Index("ix_alert_pipeline_id", Alert.pipeline, Alert.id),
+    Index("ix_hold_event_check_id_id", HoldEvent.check_id, HoldEvent.id),
+    Index(
+        "ix_contract_version_contract_version", ContractVersion.contract, ContractVersion.version
+    ),
+)
+
 __all__ = [
     "CHAINED_TABLES",
     "Alert",

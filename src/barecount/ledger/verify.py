@@ -7,7 +7,7 @@ lane, name the hash of the row before it, and hash to its own ``hash`` by its fo
 lane must end where its head says, with the head's hash; and every checkpoint in the
 database must chain to the one before it and agree with the rows it sealed. A rewrite
 that recomputed all of that is caught only by checkpoints kept outside the database
-(``barecount ledger verify --against``, barecount.ledger.checkpoints).
+(``barecount ledger verify --against``, barecount.ledger.checkpoint_anchor).
 """
 
 from __future__ import annotations

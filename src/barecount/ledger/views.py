@@ -12,7 +12,6 @@ from sqlmodel import Session
 from barecount.ledger.governance_store import (
     decisions_for,
     find_version,
-    hold_statuses,
     pending_holds,
 )
 from barecount.ledger.models import (
@@ -94,7 +93,7 @@ def _checks_of(session: Session, run_ids: list[int]) -> dict[int, Holds]:
             select(GateCheck).where(GateCheck.run_id.in_(run_ids)).order_by(GateCheck.id)
         ).scalars()
     )
-    latest = {c.id: e for c, e in hold_statuses(session=session)}
+    latest = _latest_holds(session, [c.id for c in checks])  # of these checks only
     found: dict[int, Holds] = {}
     for check in checks:
         found.setdefault(check.run_id, []).append((check, latest.get(check.id)))
