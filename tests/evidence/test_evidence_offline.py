@@ -14,8 +14,8 @@ from barecount.cli.main import main
 from barecount.governance.demokeys import demo_private_key, demo_public_key
 from barecount.governance.signing import approval_message, sign
 from barecount.ledger import close_ledgers, get_ledger
-from barecount.ledger.hashformat import row_hash
 from barecount.ledger.evidence_chain import kpi_chain
+from barecount.ledger.hashformat import row_hash
 from barecount.ledger.models import Decision, GateCheck, StageAttempt
 from barecount.settings import get_settings
 

@@ -8,8 +8,8 @@ from sqlalchemy import text
 from barecount.errors import LedgerUnavailableError
 from barecount.ledger import ledger_at
 from barecount.ledger.chain import GENESIS
-from barecount.ledger.verify import place, verify
 from barecount.ledger.store import evidence, finish_run, start_run
+from barecount.ledger.verify import place, verify
 
 
 def add_run(url: str, token: str = "t-1", partition: str = "2026-11-26"):

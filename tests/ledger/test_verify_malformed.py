@@ -16,9 +16,9 @@ import pytest
 from bc_testkit import spawn_cli
 
 from barecount.ledger import ledger_at
-from barecount.ledger.verify import verify
 from barecount.ledger.models import StageAttempt
 from barecount.ledger.store import finish_run, record_attempt, start_run
+from barecount.ledger.verify import verify
 
 # rows 1-3: run, attempt, summary of t-1; rows 4-6: the same of t-2
 CASES = [

@@ -20,11 +20,26 @@ PAUSE_AFTER_FAILURE_S = 60.0
 _lock = threading.Lock()
 _clients: dict[tuple, Any] = {}
 _down_until: dict[tuple, float] = {}
+_found: dict[tuple, Path | None] = {}  # (OPENLINEAGE_CONFIG, HOME) -> the file, looked up once
 
 
 def config_file() -> Path | None:
     """The openlineage.yml the OpenLineage client would read (OPENLINEAGE_CONFIG, the
-    working directory, ~/.openlineage), if any."""
+    working directory, ~/.openlineage), if any.
+
+    Looked up once per process for each OPENLINEAGE_CONFIG and HOME: every stage attempt
+    and gate check asks, and on the flow's thread each file system call hands the GIL to the
+    stage threads (bench/backfill.py). Like the OpenLineage client, which reads its
+    configuration once, a file created (or a working directory changed to) later is seen by
+    the next process.
+    """
+    key = (os.environ.get("OPENLINEAGE_CONFIG"), os.environ.get("HOME"))
+    if key not in _found:
+        _found[key] = _look_for_config()
+    return _found[key]
+
+
+def _look_for_config() -> Path | None:
     candidates = [
         os.environ.get("OPENLINEAGE_CONFIG"),
         str(Path.cwd() / "openlineage.yml"),

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from barecount.errors import BackfillError, UnknownContractVersionError
 from barecount.ledger import Ledger
+from barecount.ledger.checkpoints import checkpoint_after
 from barecount.ledger.governance_store import contract_versions
 from barecount.ledger.models import Backfill, BackfillEnd, BackfillOutcome, Publication
 from barecount.ledger.publish import Restatement
@@ -30,6 +31,7 @@ from barecount.runtime import lifecycle
 from barecount.runtime.graph import Job, failure_of, run_jobs
 from barecount.runtime.lifecycle import RunScope
 from barecount.runtime.plan import contract_names
+from barecount.runtime.suspend import came_back
 from barecount.status import RERUN, RunStatus
 
 MODES = ("missing", "failed", "all")
@@ -180,6 +182,7 @@ def run_backfill(scope: RunScope, request: BackfillRequest) -> dict[str, Any]:
         counts[outcome["outcome"]] = counts.get(outcome["outcome"], 0) + 1
     counts[str(RunStatus.SKIPPED)] = len(planned) - len(to_run)
     scope.ledger.append(row=BackfillEnd(backfill_id=record.id, counts=counts))
+    checkpoint_after(scope.ledger, backfill=record.id)
     get_run_logger().info("backfill %s of %s: %s", record.id, scope.spec.name, counts)
     return summary | {"backfill_id": record.id, "counts": counts, "outcomes": outcomes}
 
@@ -275,6 +278,7 @@ def _jobs(
 ) -> list[Job]:
     names = contract_names(scope.spec)
     in_force_by_pins: dict[tuple, Any] = {}
+    resumable = came_back(scope.ledger, flow_run_id=scope.flow_run_id)
     jobs = []
     for planned in to_run:
         pins = {k: v for k, v in planned.pins.items() if k in names}
@@ -290,6 +294,7 @@ def _jobs(
                 backfill_id=backfill_id,
                 on_drift="hold",
                 restatement=restatement,
+                resumable=resumable,
             )
         )
     return jobs

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from prefect import get_run_logger
 from prefect.events import emit_event
+from sqlalchemy import bindparam, select
+from sqlmodel import Session
 
 from barecount import names
 from barecount.errors import GovernanceBlocked
@@ -16,11 +18,14 @@ from barecount.governance.registry import NewVersion
 from barecount.governance.review import Review, auto_review
 from barecount.governance.schema import ExtractedSchema, SchemaColumn
 from barecount.ledger import Ledger
+from barecount.ledger.chain import append
+from barecount.ledger.governance_store import hold_statuses
 from barecount.ledger.models import (
     BlockedRun,
     ContractVersion,
     Decision,
     GateCheck,
+    HoldEvent,
     PipelineRun,
 )
 from barecount.manifest import ManifestSet
@@ -82,8 +87,7 @@ def check_stage(ctx: GateContext, stage: StageSpec, result: StageResult) -> None
     if own is not None and own.schema_fingerprint == extracted.fingerprint:
         hold(ctx, own, decision.diff, extracted, resumed=True)  # back from a suspension
         return
-    _refuse_if_held(ctx, stage, in_force, extracted)
-    check = record_check(ctx, stage, in_force, extracted, decision)
+    check = _record_unless_held(ctx, stage, in_force, extracted, decision)
     get_run_logger().info("contract gate %s: %s", stage.name, decision.message)
     if decision.outcome == GateOutcome.PASS:
         return
@@ -94,38 +98,65 @@ def check_stage(ctx: GateContext, stage: StageSpec, result: StageResult) -> None
     hold(ctx, check, decision.diff, extracted)
 
 
-def _refuse_if_held(
-    ctx: GateContext, stage: StageSpec, in_force: ContractVersion, extracted: ExtractedSchema
-) -> None:
-    """Block this run while another run's drift on the contract awaits a decision.
+def _record_unless_held(
+    ctx: GateContext,
+    stage: StageSpec,
+    in_force: ContractVersion,
+    extracted: ExtractedSchema,
+    decision: GateDecision,
+) -> GateCheck:
+    """Record the gate's check, or block this run while another run's drift on the contract
+    awaits a decision.
 
     Only pending holds block: a decided, expired or withdrawn hold never does. The block is
-    recorded with the hold, so an approval queues this partition again.
+    recorded with the hold, so an approval queues this partition again. The holds are read
+    and the check appended in one transaction: this runs on the flow's thread between a
+    stage and the next, once per governed stage of every partition of a backfill.
     """
-    for check, event in ctx.ledger.hold_statuses(contracts=[in_force.contract]):
-        if check.flow_run_id == ctx.flow_run_id or event.status != HoldStatus.PENDING:
-            continue
-        message = (
-            f"blocked: drift on {in_force.contract} awaiting governance (run "
-            f"{check.flow_run_id}, {check.pipeline} {check.partition}); it runs again when "
-            f"the hold is approved ('barecount pending' lists it)"
-        )
-        blocked = GateOutcome.BLOCKED
-        own = record_check(ctx, stage, in_force, extracted, None, outcome=blocked, detail=message)
-        ctx.ledger.append(
-            row=BlockedRun(
-                check_id=own.id,
-                hold_check_id=check.id,
-                run_id=ctx.run.id,
-                token=ctx.run.token,
-                pipeline=ctx.run.pipeline,
-                partition=ctx.run.partition,
+    with ctx.ledger.session() as session:
+        for check, event in _holds_on(session, in_force.contract):
+            if check.flow_run_id == ctx.flow_run_id or event.status != HoldStatus.PENDING:
+                continue
+            message = (
+                f"blocked: drift on {in_force.contract} awaiting governance (run "
+                f"{check.flow_run_id}, {check.pipeline} {check.partition}); it runs again "
+                f"when the hold is approved ('barecount pending' lists it)"
             )
-        )
-        raise GovernanceBlocked(message)
+            row = check_row(
+                ctx, stage, in_force, extracted, None, outcome=GateOutcome.BLOCKED, detail=message
+            )
+            own = append(session, row)
+            append(session, _blocked_row(ctx, own, check))
+            break
+        else:
+            return append(session, check_row(ctx, stage, in_force, extracted, decision))
+    raise GovernanceBlocked(message)
 
 
-def record_check(
+# built once: SQLAlchemy then reuses its compiled form
+_ANY_HOLD = select(HoldEvent.id).where(HoldEvent.contract == bindparam("c")).limit(1)
+
+
+def _holds_on(session: Session, contract: str) -> list[tuple[GateCheck, HoldEvent]]:
+    """Each hold on ``contract`` with its latest status (governance_store.hold_statuses);
+    a contract that never had a hold, nearly every one, costs one indexed lookup."""
+    if session.execute(_ANY_HOLD, {"c": contract}).first() is None:
+        return []
+    return hold_statuses(session=session, contracts=[contract])
+
+
+def _blocked_row(ctx: GateContext, own: GateCheck, hold: GateCheck) -> BlockedRun:
+    return BlockedRun(
+        check_id=own.id,
+        hold_check_id=hold.id,
+        run_id=ctx.run.id,
+        token=ctx.run.token,
+        pipeline=ctx.run.pipeline,
+        partition=ctx.run.partition,
+    )
+
+
+def check_row(
     ctx: GateContext,
     stage: StageSpec,
     in_force: ContractVersion,
@@ -135,9 +166,9 @@ def record_check(
     outcome: str | None = None,
     detail: str = "",
 ) -> GateCheck:
-    """Append the gate's check of one extract to the ledger."""
+    """The ledger row of the gate's check of one extract."""
     diff = decision.diff if decision else None
-    row = GateCheck(
+    return GateCheck(
         run_id=ctx.run.id,
         token=ctx.run.token,
         pipeline=ctx.run.pipeline,
@@ -153,7 +184,6 @@ def record_check(
         diff=[c.model_dump() for c in diff.changes] if diff else [],
         detail=detail or (decision.message if decision else ""),
     )
-    return ctx.ledger.record_check(check=row)
 
 
 def record_review(ctx: GateContext, check: GateCheck, verdict: Review) -> Decision:

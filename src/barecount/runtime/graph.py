@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from prefect import get_run_logger
 from prefect.futures import PrefectFuture, as_completed
@@ -69,6 +70,7 @@ class Graph:
         self.running: dict[PrefectFuture, tuple[Job, str, datetime]] = {}
         self.parallel, self.fail_fast, self.on_done = max(1, parallel), fail_fast, on_done
         self.stopping = False
+        self.tasks: dict[tuple[str, bool], tuple[Any, int]] = {}
 
     def run(self) -> list[Job]:
         """Run every job's stages; return the jobs that started (fail-fast may leave some)."""
@@ -93,9 +95,7 @@ class Graph:
             if name in job.results or name in job.submitted:
                 continue
             if all(need in job.results for need in stage.needs):
-                options = stage_task_options(
-                    self.spec, stage, self.settings, recompute=job.recompute
-                )
+                task_obj, retries = self._task_of(stage, job.recompute)
                 # all of it crosses to a Dask worker process: plain, picklable values
                 parameters = {
                     "pipeline": self.spec.name,
@@ -105,15 +105,23 @@ class Graph:
                     "upstream": {need: job.results[need] for need in stage.needs},
                     "warehouse": self.settings.warehouse_url,
                     "landing": str(self.settings.landing),
-                    "retries": options["retries"],
+                    "retries": retries,
                 }
-                task_obj = stage_task(options)
                 if self.runner is None:
                     future = task_obj.submit(**parameters)
                 else:
                     future = self.runner.submit(task_obj, parameters)
                 job.submitted.add(name)
                 self.running[future] = (job, name, now())
+
+    def _task_of(self, stage: StageSpec, recompute: bool) -> tuple[Any, int]:
+        """The stage's task and its retries, worked out once per stage in this graph, not
+        once per partition."""
+        key = (stage.name, recompute)
+        if key not in self.tasks:
+            options = stage_task_options(self.spec, stage, self.settings, recompute=recompute)
+            self.tasks[key] = (stage_task(options), options["retries"])
+        return self.tasks[key]
 
     def _completed(self, job: Job, name: str, future, submitted_at: datetime) -> None:
         job.results[name] = future.result()

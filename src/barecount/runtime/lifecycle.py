@@ -17,6 +17,7 @@ from prefect.runtime import flow_run as current_flow_run
 
 from barecount.alerts.delivery import after_run
 from barecount.ledger import Ledger, get_ledger
+from barecount.ledger.checkpoints import checkpoint_after
 from barecount.ledger.models import ContractVersion, PipelineRun
 from barecount.ledger.publish import Restatement
 from barecount.manifest import ManifestSet, load_manifests
@@ -27,7 +28,7 @@ from barecount.runtime.evidence import RunRef
 from barecount.runtime.gate import GateContext
 from barecount.runtime.graph import Job, failure_of, run_jobs
 from barecount.runtime.plan import contract_names, plan_run
-from barecount.runtime.publication import publish_kpis
+from barecount.runtime.publication import publish_and_finish
 from barecount.runtime.report import emit_published, write_artifacts
 from barecount.runtime.suspend import hold_mode, resumed_run, sweep
 from barecount.settings import Settings, get_settings
@@ -95,8 +96,13 @@ def prepare(
     on_drift: str = "pause",
     recompute: bool = False,
     restatement: Restatement | None = None,
+    resumable: bool = True,
 ) -> Job:
-    """Plan a partition's run, record its start, and set up its gate."""
+    """Plan a partition's run, record its start, and set up its gate.
+
+    ``resumable=False``: the caller knows this flow run was not suspended
+    (``suspend.came_back``), so no run row of it is looked up to go on under.
+    """
     in_force = dict(in_force if in_force is not None else scope.versions_in_force())
     key = parse_partition(partition, scope.spec.spec.partition).key
     upstream = scope.ledger.upstream_tokens(pipeline=scope.spec, partition=key)
@@ -108,19 +114,11 @@ def prepare(
         upstream=upstream,
         token=token,
     )
-    run = resumed_run(scope.ledger, flow_run_id=scope.flow_run_id, token=plan.token)
+    run = None
+    if resumable:
+        run = resumed_run(scope.ledger, flow_run_id=scope.flow_run_id, token=plan.token)
     resumed = run is not None  # a suspended run, run again: it goes on under its own row
-    if run is None:
-        run = scope.ledger.start_run(
-            token=plan.token,
-            pipeline=scope.spec.name,
-            partition=plan.partition,
-            manifest_digest=plan.manifest_digest,
-            contract_versions=plan.contract_versions,
-            trigger=trigger,
-            flow_run_id=scope.flow_run_id,
-            backfill_id=backfill_id,
-        )
+    run = run or _start(scope, plan, trigger, backfill_id)
     gate = GateContext(
         ledger=scope.ledger,
         manifests=scope.manifests,
@@ -139,6 +137,20 @@ def prepare(
         gate=gate,
         recompute=recompute,
         restatement=restatement,
+    )
+
+
+def _start(scope: RunScope, plan, trigger: str, backfill_id: int | None) -> PipelineRun:
+    """The ledger's row for a run that starts now."""
+    return scope.ledger.start_run(
+        token=plan.token,
+        pipeline=scope.spec.name,
+        partition=plan.partition,
+        manifest_digest=plan.manifest_digest,
+        contract_versions=plan.contract_versions,
+        trigger=trigger,
+        flow_run_id=scope.flow_run_id,
+        backfill_id=backfill_id,
     )
 
 
@@ -179,13 +191,13 @@ def late_note(scope: RunScope, trigger: str) -> str:
 def end(scope: RunScope, run: PipelineRun, status: RunStatus, **fields: Any) -> None:
     """Record how a run ended and tell the owning team when that starts or ends a streak."""
     scope.ledger.finish_run(run=run, status=status, **fields)
-    after_run(
-        ledger=scope.ledger,
-        manifests=scope.manifests,
-        run=run,
-        status=status,
-        detail=fields.get("detail", ""),
-    )
+    _after_end(scope, run, status, fields.get("detail", ""))
+
+
+def _after_end(scope: RunScope, run: PipelineRun, status: RunStatus, detail: str) -> None:
+    """After a run's end is recorded: a checkpoint when one is due, and the alerts."""
+    checkpoint_after(scope.ledger)
+    after_run(ledger=scope.ledger, manifests=scope.manifests, run=run, status=status, detail=detail)
 
 
 def finish(scope: RunScope, job: Job, error: BaseException | None, detail: str = "") -> Outcome:
@@ -195,10 +207,9 @@ def finish(scope: RunScope, job: Job, error: BaseException | None, detail: str =
         status = RunStatus(getattr(error, "status", RunStatus.FAILED))
         end(scope, run, status, detail=str(error))
         return Outcome(status, {}, error, str(error))
-    status, kpis, published = publish_kpis(scope, job)
-    detail = "; ".join(part for part in (published, detail) if part)
     stages = {name: r.model_dump(mode="json", by_alias=True) for name, r in job.results.items()}
-    end(scope, run, status, kpis=kpis, stages=stages, detail=detail)
+    status, kpis, detail = publish_and_finish(scope, job, detail=detail, stages=stages)
+    _after_end(scope, run, status, detail)
     return Outcome(status, kpis, None, detail)
 
 

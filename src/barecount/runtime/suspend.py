@@ -65,12 +65,23 @@ def _last_leg(ledger: Ledger, **where: object) -> HoldSuspension | None:
         return session.execute(query).scalars().first()
 
 
-def resumed_run(ledger: Ledger, *, flow_run_id: str | None, token: str) -> PipelineRun | None:
-    """The run row this flow run recorded before it was suspended, when it comes back."""
+def came_back(ledger: Ledger, *, flow_run_id: str | None) -> bool:
+    """Whether this flow run is one that was suspended, run again: only such a run has a
+    run row to go on under (a backfill asks once, not once per partition)."""
+    return _suspended_leg(ledger, flow_run_id) is not None
+
+
+def _suspended_leg(ledger: Ledger, flow_run_id: str | None) -> HoldSuspension | None:
     if not flow_run_id:
         return None
     leg = _last_leg(ledger, flow_run_id=flow_run_id)
-    if leg is None or leg.action != SUSPENDED:
+    return leg if leg is not None and leg.action == SUSPENDED else None
+
+
+def resumed_run(ledger: Ledger, *, flow_run_id: str | None, token: str) -> PipelineRun | None:
+    """The run row this flow run recorded before it was suspended, when it comes back."""
+    leg = _suspended_leg(ledger, flow_run_id)
+    if leg is None:
         return None
     with ledger.session() as session:
         run = session.get(PipelineRun, leg.run_id)
