@@ -38,8 +38,9 @@ __all__ = [
 
 
 def key_path(settings) -> Path:
-    """The checkpoint signing key's file: BARECOUNT_CHECKPOINT_KEY, else under home/keys."""
-    return settings.checkpoint_key or settings.home / "keys" / "ledger-checkpoint.pem"
+    """The checkpoint signing key's file: BARECOUNT_CHECKPOINT_KEY (its default, under
+    home/keys, is the settings' own)."""
+    return settings.checkpoint_key
 
 
 def public_path(private: Path) -> Path:
